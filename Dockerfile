@@ -1,0 +1,127 @@
+# flask-uwsgi, prod variant: a non-root uWSGI server for a WSGI app in /app.
+# Builds on the official python:<version>-slim image or on any Debian-based image
+# that has python3 with venv (see scripts/base-offline.sh). Works with BuildKit and
+# with the classic builder, so no BuildKit-only syntax below.
+
+ARG PYTHON_VERSION=3.12
+ARG BASE_IMAGE=python:${PYTHON_VERSION}-slim
+
+# ---------------------------------------------------------------------------
+# builder: the only stage with a compiler. uWSGI is published as an sdist, so
+# it is compiled here into /opt/venv, which the final stage copies as is.
+# ---------------------------------------------------------------------------
+FROM ${BASE_IMAGE} AS builder
+
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# pip trusts the system CA store, as Python's ssl module already does (old pips
+# use their own bundle; a private CA or TLS-inspecting proxy then breaks them).
+ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Package versions follow the base image's Debian suite; the base image pins them.
+# hadolint ignore=DL3008
+RUN set -eux; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends gcc libc6-dev libpcre2-dev libssl-dev; \
+    # The official images carry Python's headers in /usr/local/include; Debian's
+    # own python3 needs them from python3-dev.
+    include_dir="$(python3 -c 'import sysconfig; print(sysconfig.get_path("include"))')"; \
+    if [ ! -e "$include_dir/Python.h" ]; then \
+        apt-get install -y --no-install-recommends python3-dev; \
+    fi; \
+    rm -rf /var/lib/apt/lists/*
+
+COPY requirements/prod.txt /tmp/requirements/prod.txt
+RUN set -eux; \
+    python3 -m venv /opt/venv; \
+    # Hash-checked: every wheel and sdist is exactly the one requirements/prod.txt names.
+    /opt/venv/bin/pip install --no-cache-dir --require-hashes -r /tmp/requirements/prod.txt; \
+    # uWSGI links libpython, PCRE2 (internal routing) and OpenSSL (https-socket);
+    # debug symbols are of no use in the image.
+    strip --strip-unneeded /opt/venv/bin/uwsgi; \
+    /opt/venv/bin/uwsgi --version
+
+# ---------------------------------------------------------------------------
+# final: the runtime image.
+# ---------------------------------------------------------------------------
+FROM ${BASE_IMAGE}
+
+ARG VERSION=dev
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="flask-uwsgi" \
+      org.opencontainers.image.description="Flask and any WSGI app served by uWSGI: non-root, production defaults" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      io.github.flask-uwsgi.variant="prod"
+
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+# tini is PID 1: it forwards docker's stop signal to uWSGI and reaps orphans
+# that uWSGI's master does not own (children left by prestart hooks, for one).
+# hadolint ignore=DL3008
+RUN set -eux; \
+    apt-get update; \
+    packages=(tini); \
+    # uWSGI embeds libpython. The official images build Python with
+    # --enable-shared and ship it; Debian's own python3 keeps the shared
+    # library in a separate package, libpython3.X.
+    soname="$(python3 -c 'import sysconfig as s; print(s.get_config_var("LIBDIR") + "/" + s.get_config_var("INSTSONAME"))')"; \
+    if [ ! -e "$soname" ]; then \
+        packages+=("libpython$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"); \
+    fi; \
+    apt-get install -y --no-install-recommends "${packages[@]}"; \
+    rm -rf /var/lib/apt/lists/*
+
+# A fixed numeric uid (so Kubernetes' runAsNonRoot can check it) in group 0, and
+# group-writable app directories: the image then also runs under an arbitrary
+# --user (Docker and OpenShift give such a user gid 0). /app is writable so an
+# app can create its instance folder and SQLite file there without a chown in
+# the user's Dockerfile; COPY into /app keeps the directory's owner.
+RUN set -eux; \
+    useradd --uid 10001 --gid 0 --home-dir /home/app --create-home --shell /usr/sbin/nologin app; \
+    install -d -m 0775 -o 10001 -g 0 /app /docker-entrypoint.d; \
+    chmod 0775 /home/app
+
+COPY --from=builder /opt/venv /opt/venv
+COPY uwsgi/uwsgi.ini /etc/flask-uwsgi/uwsgi.ini
+COPY uwsgi/uwsgi_app_loader.py /usr/local/lib/flask-uwsgi/python/uwsgi_app_loader.py
+COPY entrypoint/ /usr/local/lib/flask-uwsgi/
+
+# The app's environment comes first on PATH: python, pip and uwsgi are the venv's.
+# PIP_*: as in the builder, for the user's own `pip install` steps.
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+
+# Smoke test: a missing shared library or a broken entrypoint fails the build,
+# not the first container.
+RUN set -eux; \
+    ln -s /usr/local/lib/flask-uwsgi/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh; \
+    ln -s /usr/local/lib/flask-uwsgi/healthcheck.sh /usr/local/bin/flask-uwsgi-healthcheck; \
+    chmod 0755 /usr/local/lib/flask-uwsgi/*.sh; \
+    if ldd /opt/venv/bin/uwsgi | grep 'not found'; then exit 1; fi; \
+    uwsgi --version; \
+    python -c 'import flask; print("flask", flask.__version__)'; \
+    bash -n /usr/local/bin/docker-entrypoint.sh
+
+WORKDIR /app
+USER 10001
+EXPOSE 8080
+
+# Any HTTP answer below 500 from the app means uWSGI and the app are serving.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["flask-uwsgi-healthcheck"]
+
+# uWSGI 2.0 treats SIGTERM as "brutal reload" by default; uwsgi/uwsgi.ini maps it
+# to a graceful shutdown (in-flight requests finish, exit code 0). SIGTERM is kept
+# because Kubernetes and most orchestrators send it whatever STOPSIGNAL says.
+# https://uwsgi-docs.readthedocs.io/en/latest/ThingsToKnow.html
+# https://github.com/unbit/uwsgi/issues/515
+STOPSIGNAL SIGTERM
+
+ENTRYPOINT ["tini", "--", "docker-entrypoint.sh"]
+CMD ["uwsgi"]

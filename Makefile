@@ -1,0 +1,72 @@
+# flask-uwsgi: build, run and test the images. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# --- settings (override on the command line: make images PYTHON_VERSION=3.13) ---
+IMAGE           ?= flask-uwsgi
+PYTHON_VERSION  ?= 3.12
+BASE_IMAGE      ?= python:$(PYTHON_VERSION)-slim
+PROD_IMAGE      ?= $(IMAGE):latest
+DEV_IMAGE       ?= $(IMAGE):dev
+# classic or buildkit; both build the same Dockerfiles.
+BUILDER         ?= classic
+# BUILD=0: test PROD_IMAGE and DEV_IMAGE as they are (built elsewhere, e.g. by CI).
+BUILD           ?= 1
+DEMO_HTTP_PORT  ?= 8080
+DEMO_DEBUG_PORT ?= 5678
+VENV            ?= .venv
+PYTEST_ARGS     ?=
+
+export IMAGE PYTHON_VERSION BASE_IMAGE PROD_IMAGE DEV_IMAGE BUILDER BUILD \
+       DEMO_HTTP_PORT DEMO_DEBUG_PORT
+
+BIN := $(VENV)/bin
+SHELL_FILES := entrypoint/*.sh scripts/*.sh .ci/run
+PYTHON_FILES := uwsgi supervisor tests
+
+.PHONY: help demo demo-stop images base-offline engine lint test test-unit test-images venv clean
+
+help: ## list the targets
+	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+demo: images ## build the images and run examples/hello with the debugger on 127.0.0.1
+	@scripts/demo.sh start
+
+demo-stop: ## stop the demo container
+	@scripts/demo.sh stop
+
+images: engine ## build $(PROD_IMAGE) and $(DEV_IMAGE)
+	@scripts/build-images.sh
+
+base-offline: engine ## build the Debian base image used when BASE_IMAGE cannot be pulled
+	@OFFLINE_SUITE="$${OFFLINE_SUITE:-$$( [[ "$(PYTHON_VERSION)" == 3.1[3-9]* ]] && echo trixie || echo bookworm)}" \
+		scripts/base-offline.sh
+
+engine: ## make sure a Docker engine answers (installs and starts one as root on Debian)
+	@scripts/engine.sh start
+
+venv: $(VENV)/.installed ## the pinned test and lint tools, in $(VENV)
+
+$(VENV)/.installed: requirements/test.txt
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --require-hashes -r requirements/test.txt
+	touch $@
+
+lint: venv ## hadolint, shellcheck, ruff
+	$(BIN)/hadolint Dockerfile Dockerfile.dev
+	$(BIN)/shellcheck -x $(SHELL_FILES)
+	$(BIN)/ruff check $(PYTHON_FILES) examples
+	$(BIN)/ruff format --check $(PYTHON_FILES) examples
+
+test: lint engine ## lint, unit tests, then the image tests (builds the images once)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: venv ## the fast host-side tests only
+	$(BIN)/pytest -m "not image" $(PYTEST_ARGS)
+
+test-images: venv engine ## the image tests only
+	$(BIN)/pytest -m image $(PYTEST_ARGS)
+
+clean: demo-stop ## remove the images, the venv and caches
+	-docker image rm -f $(DEV_IMAGE) $(PROD_IMAGE) 2>/dev/null
+	rm -rf $(VENV) .pytest_cache .ruff_cache

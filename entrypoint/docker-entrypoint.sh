@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# flask-uwsgi entrypoint: the container's boot sequence, top to bottom.
+#
+#   docker run IMAGE                    check settings, run hooks, serve with uWSGI
+#   docker run IMAGE --opt value ...    the same, with extra uWSGI options
+#   docker run IMAGE any command        run that command instead of the server
+#
+# Serving is: validate every variable (env.sh documents them), run the
+# /docker-entrypoint.d/ drop-ins and the prestart script, then exec uWSGI on
+# its layered configuration. On the dev image supervisord takes PID 1 and
+# starts uWSGI through this same script (FLASK_UWSGI_SUPERVISED=1).
+set -Eeo pipefail
+
+FLASK_UWSGI_LIB="${FLASK_UWSGI_LIB:-$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")}"
+FLASK_UWSGI_ETC="${FLASK_UWSGI_ETC:-/etc/flask-uwsgi}"
+FLASK_UWSGI_DROPINS="${FLASK_UWSGI_DROPINS:-/docker-entrypoint.d}"
+FLASK_UWSGI_APP_INI="${FLASK_UWSGI_APP_INI:-/app/uwsgi.ini}"
+
+# sysexits.h EX_CONFIG: the container's settings are wrong.
+readonly EXIT_CONFIG=78
+
+fu_log() {
+	if [ -z "${ENTRYPOINT_QUIET_LOGS:-}" ]; then
+		printf 'flask-uwsgi: %s\n' "$*"
+	fi
+}
+fu_warn() { printf 'flask-uwsgi: warning: %s\n' "$*" >&2; }
+# usage: fu_die MESSAGE [EXIT_STATUS]
+fu_die() {
+	printf 'flask-uwsgi: error: %s\n' "$1" >&2
+	exit "${2:-$EXIT_CONFIG}"
+}
+
+# usage: fu_bool VAR  -> exit status 0 when VAR is on, 1 when off; dies otherwise
+fu_bool() {
+	local var="$1" value="${!1:-}"
+	case "${value,,}" in
+		1 | true | yes | on) return 0 ;;
+		'' | 0 | false | no | off) return 1 ;;
+	esac
+	fu_die "$var=\"$value\" is not a boolean (use 1/true/yes/on or 0/false/no/off)"
+}
+
+# usage: fu_check_port VAR [MAX]
+fu_check_port() {
+	local var="$1" value="${!1:-}" max="${2:-65535}"
+	if ! [[ "$value" =~ ^[0-9]{1,5}$ ]] || ((10#$value < 1 || 10#$value > max)); then
+		fu_die "$var=\"$value\" is not a port number (1-$max)"
+	fi
+}
+
+fu_check_app_module() {
+	local ident='[A-Za-z_][A-Za-z0-9_]*'
+	if [[ "${APP_MODULE%%:*}" == *.py ]]; then
+		fu_die "APP_MODULE=\"$APP_MODULE\" names a file; name the module instead (main.py -> main:app)"
+	fi
+	# module[.sub]  then optionally  :name[.attr]  and an optional call "(...)"
+	if ! [[ "$APP_MODULE" =~ ^$ident(\.$ident)*(:$ident(\.$ident)*(\(.*\))?)?$ ]]; then
+		fu_die "APP_MODULE=\"$APP_MODULE\" is not module:callable or package:factory() (e.g. main:app, myapp:create_app())"
+	fi
+}
+
+# uWSGI reads numbers with atoi(): UWSGI_PROCESSES=four would quietly be 0.
+readonly FU_NUMERIC_UWSGI_OPTIONS=(
+	PROCESSES THREADS HARAKIRI LISTEN BUFFER_SIZE POST_BUFFERING MAX_REQUESTS
+	MAX_WORKER_LIFETIME RELOAD_MERCY WORKER_RELOAD_MERCY CHEAPER SOCKET_TIMEOUT
+)
+fu_check_uwsgi_numbers() {
+	local name var
+	for name in "${FU_NUMERIC_UWSGI_OPTIONS[@]}"; do
+		var="UWSGI_$name"
+		if [ -n "${!var+set}" ] && ! [[ "${!var}" =~ ^[0-9]+$ ]]; then
+			fu_die "$var=\"${!var}\" is not a whole number"
+		fi
+	done
+}
+
+fu_is_dev_image() { [ -f "$FLASK_UWSGI_ETC/debug.ini" ]; }
+
+# The number of uWSGI workers when the debugger is on: one, unless the user
+# asked for more with UWSGI_PROCESSES (each then gets its own debug port).
+fu_debug_workers() {
+	if [ -n "${UWSGI_PROCESSES:-}" ] && ((10#$UWSGI_PROCESSES > 1)); then
+		echo "$((10#$UWSGI_PROCESSES))"
+	else
+		echo 1
+	fi
+}
+
+# Sets FU_DEBUG to 1 when debugpy is to be injected into the workers.
+fu_validate() {
+	fu_check_port PORT
+	fu_check_app_module
+	fu_check_uwsgi_numbers
+	FU_DEBUG=0
+	fu_bool DEBUGPY_WAIT || :
+	if [ -n "${DEBUGPY_PORT:-}" ]; then
+		fu_check_port DEBUGPY_PORT
+	fi
+	if [ -z "${DEBUGPY_HOST:-}" ] || [[ "$DEBUGPY_HOST" =~ [[:space:]] ]]; then
+		fu_die "DEBUGPY_HOST=\"${DEBUGPY_HOST:-}\" is not an address to listen on"
+	fi
+	if fu_bool DEBUGPY_ENABLE; then
+		if ! fu_is_dev_image; then
+			fu_warn "DEBUGPY_ENABLE=$DEBUGPY_ENABLE is ignored: this image has no debugger (use the :dev image)"
+			return 0
+		fi
+		FU_DEBUG=1
+		local workers last
+		workers="$(fu_debug_workers)"
+		last=$((10#$DEBUGPY_PORT + workers - 1))
+		if ((last > 65535)); then
+			fu_die "DEBUGPY_PORT=\"$DEBUGPY_PORT\" leaves no room for $workers workers' ports (up to $last > 65535)"
+		fi
+		if ((10#$PORT >= 10#$DEBUGPY_PORT && 10#$PORT <= last)); then
+			fu_die "PORT=\"$PORT\" collides with the debug ports $DEBUGPY_PORT-$last (DEBUGPY_PORT)"
+		fi
+	fi
+}
+
+# Drop-ins, in C-locale sorted order: *.envsh are sourced (they may export
+# variables; FU_ENV_CHANGED records it), *.sh are run; a failure stops the
+# container with its status.
+fu_run_dropins() {
+	local f status
+	[ -d "$FLASK_UWSGI_DROPINS" ] || return 0
+	while IFS= read -r -d '' f; do
+		case "$f" in
+			*.envsh)
+				fu_log "sourcing $f"
+				FU_ENV_CHANGED=1
+				# shellcheck disable=SC1090
+				. "$f" || fu_die "$f failed with exit status $?" "$?"
+				;;
+			*.sh)
+				fu_log "running $f"
+				status=0
+				if [ -x "$f" ]; then "$f" || status=$?; else bash "$f" || status=$?; fi
+				((status == 0)) || fu_die "$f failed with exit status $status" "$status"
+				;;
+			*) fu_warn "ignoring $f: drop-ins must end in .sh or .envsh" ;;
+		esac
+	done < <(find "$FLASK_UWSGI_DROPINS" -mindepth 1 -maxdepth 1 \( -type f -o -type l \) -print0 | LC_ALL=C sort -z)
+}
+
+fu_run_prestart() {
+	if [ ! -e "$PRESTART_SCRIPT" ]; then
+		if [ -n "${FU_PRESTART_EXPLICIT:-}" ]; then
+			fu_die "PRESTART_SCRIPT=\"$PRESTART_SCRIPT\" does not exist"
+		fi
+		return 0
+	fi
+	fu_log "running $PRESTART_SCRIPT"
+	local status=0
+	bash "$PRESTART_SCRIPT" || status=$?
+	((status == 0)) || fu_die "$PRESTART_SCRIPT failed with exit status $status" "$status"
+}
+
+# Fills the array FU_UWSGI with the uWSGI command line, configuration layered
+# as env.sh describes, and moves UWSGI_* variables onto it.
+# usage: fu_uwsgi_command [EXTRA_UWSGI_ARG...]
+fu_uwsgi_command() {
+	FU_UWSGI=(uwsgi --ini "$FLASK_UWSGI_ETC/uwsgi.ini")
+	if [ -f "$FLASK_UWSGI_APP_INI" ]; then
+		FU_UWSGI+=(--ini "$FLASK_UWSGI_APP_INI")
+	fi
+	if ((FU_DEBUG)); then
+		FU_UWSGI+=(--set "processes=$(fu_debug_workers)")
+	fi
+	# uWSGI reads UWSGI_* itself, but before its command line, so an ini file
+	# given there would win. Passed here as --set, after the ini files, they
+	# win; removed from the environment, list options are not added twice.
+	local var option
+	while IFS= read -r var; do
+		option="${var#UWSGI_}"
+		option="${option,,}"
+		option="${option//_/-}"
+		if ((FU_DEBUG)) && [[ " harakiri cheaper max-requests max-worker-lifetime reload-on-rss " == *" $option "* ]]; then
+			fu_warn "$var is ignored while the debugger is on: a worker paused at a breakpoint must not be killed"
+		fi
+		FU_UWSGI+=(--set "$option=${!var}")
+		unset "$var"
+	done < <(compgen -e | grep '^UWSGI_' | LC_ALL=C sort)
+	FU_UWSGI+=("$@")
+	if ((FU_DEBUG)); then
+		FU_UWSGI+=(--ini "$FLASK_UWSGI_ETC/debug.ini")
+	fi
+}
+
+# usage: fu_serve [EXTRA_UWSGI_ARG...]
+fu_serve() {
+	fu_validate
+	if [ -n "${FLASK_UWSGI_SUPERVISED:-}" ]; then
+		# Started by supervisord: the hooks already ran in PID 1.
+		local extra=()
+		if [ -n "${FLASK_UWSGI_ARGS:-}" ]; then
+			mapfile -t extra <<<"$FLASK_UWSGI_ARGS"
+		fi
+		unset FLASK_UWSGI_ARGS FLASK_UWSGI_SUPERVISED
+		fu_uwsgi_command "${extra[@]}"
+		fu_log "starting: ${FU_UWSGI[*]}"
+		exec "${FU_UWSGI[@]}"
+	fi
+
+	fu_run_dropins
+	fu_run_prestart
+	if [ -n "${FU_ENV_CHANGED:-}" ]; then
+		# A sourced drop-in may have exported new values: check them again.
+		fu_validate
+	fi
+
+	if [ -f "$FLASK_UWSGI_ETC/supervisord.conf" ]; then
+		local arg
+		for arg in "$@"; do
+			[[ "$arg" != *$'\n'* ]] || fu_die "uWSGI arguments must not contain newlines: \"$arg\""
+		done
+		FLASK_UWSGI_ARGS="$(printf '%s\n' "$@")"
+		export FLASK_UWSGI_ARGS
+		fu_log "starting supervisord"
+		exec flask-uwsgi-supervisord -c "$FLASK_UWSGI_ETC/supervisord.conf"
+	fi
+	fu_uwsgi_command "$@"
+	fu_log "starting: ${FU_UWSGI[*]}"
+	exec "${FU_UWSGI[@]}"
+}
+
+fu_main() {
+	# docker run IMAGE --processes 4: options for uWSGI
+	if [ "${1:0:1}" = '-' ]; then
+		set -- uwsgi "$@"
+	fi
+	if [ "$#" -eq 0 ] || [ "$1" = 'uwsgi' ]; then
+		shift || :
+		FU_PRESTART_EXPLICIT="${PRESTART_SCRIPT:+1}"
+		# shellcheck source=entrypoint/env.sh
+		. "$FLASK_UWSGI_LIB/env.sh"
+		fu_serve "$@"
+	fi
+	exec "$@"
+}
+
+# Sourced (by the tests) for its functions; run as the entrypoint otherwise.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	fu_main "$@"
+fi

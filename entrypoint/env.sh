@@ -1,0 +1,67 @@
+# shellcheck shell=bash
+# flask-uwsgi: every environment variable the images read, its default, and
+# which source wins. Sourced by docker-entrypoint.sh and healthcheck.sh; the
+# README's variable table is checked against this file by the tests.
+#
+# Precedence for uWSGI settings, lowest to highest:
+#   1. /etc/flask-uwsgi/uwsgi.ini   the image's production defaults
+#   2. /app/uwsgi.ini               the app's own settings, when the file exists
+#   3. UWSGI_<OPTION> variables     uWSGI's own naming: UWSGI_HARAKIRI=30 is
+#                                   "harakiri = 30", UWSGI_BUFFER_SIZE is
+#                                   "buffer-size"; unknown options are errors
+#   4. extra arguments              docker run IMAGE --option value ...
+# With the debugger on (dev image), the settings that keep a paused worker
+# alive (no harakiri, no cheaper, no worker recycling) come after all four.
+
+# --- both images -------------------------------------------------------------
+
+# APP_MODULE: the WSGI callable, as module:callable or package:factory().
+# Default: main:app
+: "${APP_MODULE:=main:app}"
+
+# PORT: the HTTP port uWSGI serves inside the container (1-65535).
+# Default: 8080
+: "${PORT:=8080}"
+
+# PRESTART_SCRIPT: run with bash before the server starts; a failure stops the
+# container with the script's exit code. The default path may be absent; a
+# path set explicitly must exist.
+# Default: /app/prestart.sh
+: "${PRESTART_SCRIPT:=/app/prestart.sh}"
+
+# HEALTHCHECK_PATH: what the image's HEALTHCHECK requests; any answer below 500
+# is healthy. In debug mode the check only connects (a paused worker is fine).
+# Default: /
+: "${HEALTHCHECK_PATH:=/}"
+
+# ENTRYPOINT_QUIET_LOGS: any non-empty value silences the entrypoint's progress
+# lines; warnings and errors are always printed.
+# Default: (empty)
+: "${ENTRYPOINT_QUIET_LOGS:=}"
+
+# --- dev image only ----------------------------------------------------------
+
+# DEBUGPY_ENABLE: 1/true/yes/on start debugpy in every uWSGI worker;
+# 0/false/no/off or empty leave it off; anything else is an error. The prod
+# image has no debugger: there a true value logs a warning and serving goes on.
+# Default: (empty, off)
+: "${DEBUGPY_ENABLE:=}"
+
+# DEBUGPY_HOST: the address debugpy listens on inside the container. Publish
+# the port on the host's 127.0.0.1 only: it runs any code sent to it.
+# Default: 0.0.0.0
+: "${DEBUGPY_HOST:=0.0.0.0}"
+
+# DEBUGPY_PORT: the first worker's debug port; worker N listens on
+# DEBUGPY_PORT + N - 1.
+# Default: 5678
+: "${DEBUGPY_PORT:=5678}"
+
+# DEBUGPY_WAIT: like DEBUGPY_ENABLE's values; when on, each worker waits for a
+# debugger to attach before it handles requests (uWSGI itself starts and
+# accepts connections, which queue).
+# Default: (empty, off)
+: "${DEBUGPY_WAIT:=}"
+
+export APP_MODULE PORT PRESTART_SCRIPT HEALTHCHECK_PATH ENTRYPOINT_QUIET_LOGS \
+    DEBUGPY_ENABLE DEBUGPY_HOST DEBUGPY_PORT DEBUGPY_WAIT

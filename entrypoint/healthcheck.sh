@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# flask-uwsgi HEALTHCHECK: is uWSGI serving on PORT?
+# Sends GET HEALTHCHECK_PATH over bash's /dev/tcp (the image has no curl) and
+# passes on any status below 500. With the debugger on, a worker paused at a
+# breakpoint is expected, so a connection accepted by uWSGI's socket is enough.
+set -Eeo pipefail
+
+FLASK_UWSGI_LIB="${FLASK_UWSGI_LIB:-$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")}"
+# shellcheck source=entrypoint/env.sh
+. "$FLASK_UWSGI_LIB/env.sh"
+
+fail() {
+	echo "unhealthy: $*"
+	exit 1
+}
+
+exec 3<>"/dev/tcp/127.0.0.1/$PORT" || fail "nothing accepts connections on port $PORT"
+
+case "${DEBUGPY_ENABLE,,}" in
+	1 | true | yes | on)
+		if [ -f /etc/flask-uwsgi/debug.ini ]; then
+			echo "healthy: port $PORT accepts connections (debug mode)"
+			exit 0
+		fi
+		;;
+esac
+
+printf 'GET %s HTTP/1.0\r\nHost: localhost\r\nUser-Agent: flask-uwsgi-healthcheck\r\n\r\n' "$HEALTHCHECK_PATH" >&3
+IFS=' ' read -r -t 4 _ status _ <&3 || fail "no answer on port $PORT within 4 s"
+[[ "$status" =~ ^[0-9]{3}$ ]] || fail "not an HTTP answer on port $PORT"
+((status < 500)) || fail "GET $HEALTHCHECK_PATH answered $status"
+echo "healthy: GET $HEALTHCHECK_PATH answered $status"

@@ -1,0 +1,211 @@
+"""A small Debug Adapter Protocol client: Content-Length framed JSON over TCP.
+
+Enough of the protocol to attach to debugpy the way VS Code does, set
+breakpoints, wait for a stop, look at the stack, evaluate and continue.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import queue
+import socket
+import threading
+import time
+from typing import Any
+
+
+class DAPError(Exception):
+    """The adapter answered a request with success: false, or went away."""
+
+
+class DAPClient:
+    def __init__(self, host: str, port: int, *, timeout: float = 30.0) -> None:
+        self.timeout = timeout
+        self._sock = connect_with_retry(host, port, timeout)
+        self._seq = itertools.count(1)
+        self._responses: dict[int, queue.Queue[dict[str, Any]]] = {}
+        self._events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self.event_log: list[dict[str, Any]] = []
+        self._reader = threading.Thread(target=self._read_loop, daemon=True)
+        self._reader.start()
+
+    # --- framing -------------------------------------------------------------
+    def _send(self, message: dict[str, Any]) -> None:
+        body = json.dumps(message).encode()
+        with self._lock:
+            self._sock.sendall(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    def _read_loop(self) -> None:
+        buffer = b""
+        try:
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    chunk = self._sock.recv(65536)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                header, buffer = buffer.split(b"\r\n\r\n", 1)
+                length = 0
+                for line in header.split(b"\r\n"):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                while len(buffer) < length:
+                    chunk = self._sock.recv(65536)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                message = json.loads(buffer[:length])
+                buffer = buffer[length:]
+                self._dispatch(message)
+        except OSError:
+            return
+        finally:
+            self._closed.set()
+            self._events.put({"type": "closed"})
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        if message.get("type") == "response":
+            with self._lock:
+                box = self._responses.setdefault(message["request_seq"], queue.Queue())
+            box.put(message)
+        elif message.get("type") == "event":
+            self.event_log.append(message)
+            self._events.put(message)
+        elif message.get("type") == "request":
+            # Reverse requests (runInTerminal, startDebugging): decline them.
+            self._send(
+                {
+                    "seq": next(self._seq),
+                    "type": "response",
+                    "request_seq": message["seq"],
+                    "command": message["command"],
+                    "success": False,
+                    "message": "not supported by this client",
+                }
+            )
+
+    # --- requests ------------------------------------------------------------
+    def send_request(self, command: str, arguments: dict[str, Any] | None = None) -> int:
+        seq = next(self._seq)
+        with self._lock:
+            self._responses.setdefault(seq, queue.Queue())
+        message: dict[str, Any] = {"seq": seq, "type": "request", "command": command}
+        if arguments is not None:
+            message["arguments"] = arguments
+        self._send(message)
+        return seq
+
+    def response(self, seq: int, timeout: float | None = None) -> dict[str, Any]:
+        with self._lock:
+            box = self._responses.setdefault(seq, queue.Queue())
+        try:
+            message = box.get(timeout=timeout or self.timeout)
+        except queue.Empty:
+            raise DAPError(f"no response to request {seq} within {timeout or self.timeout} s") from None
+        if not message.get("success"):
+            raise DAPError(f"{message.get('command')} failed: {message.get('message')}")
+        return message
+
+    def request(self, command: str, arguments: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        return self.response(self.send_request(command, arguments), **kw)
+
+    def wait_event(self, name: str, timeout: float | None = None) -> dict[str, Any]:
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                seen = [e.get("event") for e in self.event_log]
+                raise DAPError(f"no {name!r} event within {timeout or self.timeout} s (saw {seen})")
+            try:
+                event = self._events.get(timeout=left)
+            except queue.Empty:
+                continue
+            if event.get("type") == "closed":
+                raise DAPError(f"connection closed while waiting for {name!r}")
+            if event.get("event") == name:
+                return event
+
+    # --- the VS Code attach sequence ----------------------------------------
+    def attach(
+        self,
+        path_mappings: list[dict[str, str]],
+        breakpoints: dict[str, list[int]],
+        *,
+        just_my_code: bool = False,
+    ) -> dict[str, list[dict[str, Any]]]:
+        """initialize, attach, setBreakpoints, configurationDone; returns breakpoint results."""
+        self.request(
+            "initialize",
+            {
+                "clientID": "flask-uwsgi-tests",
+                "clientName": "flask-uwsgi tests",
+                "adapterID": "debugpy",
+                "pathFormat": "path",
+                "linesStartAt1": True,
+                "columnsStartAt1": True,
+                "supportsVariableType": True,
+                "supportsRunInTerminalRequest": False,
+            },
+        )
+        attach_seq = self.send_request(
+            "attach",
+            {
+                "request": "attach",
+                "type": "debugpy",
+                "justMyCode": just_my_code,
+                "pathMappings": path_mappings,
+            },
+        )
+        self.wait_event("initialized")
+        results = {}
+        for path, lines in breakpoints.items():
+            body = self.request(
+                "setBreakpoints",
+                {"source": {"path": path}, "breakpoints": [{"line": n} for n in lines]},
+            )["body"]
+            results[path] = body["breakpoints"]
+        self.request("setExceptionBreakpoints", {"filters": []})
+        self.request("configurationDone")
+        self.response(attach_seq)
+        return results
+
+    def top_frame(self, thread_id: int) -> dict[str, Any]:
+        frames = self.request("stackTrace", {"threadId": thread_id, "levels": 1})["body"]["stackFrames"]
+        return frames[0]
+
+    def evaluate(self, expression: str, frame_id: int) -> str:
+        body = self.request("evaluate", {"expression": expression, "frameId": frame_id, "context": "repl"})["body"]
+        return body["result"]
+
+    def close(self) -> None:
+        if not self._closed.is_set():
+            with contextlib.suppress(DAPError, OSError):
+                self.request("disconnect", {"terminateDebuggee": False}, timeout=5)
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+    def __enter__(self) -> DAPClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect_with_retry(host: str, port: int, timeout: float) -> socket.socket:
+    """Connect, retrying while the adapter is not listening yet."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            sock = socket.create_connection((host, port), timeout=5)
+            sock.settimeout(None)
+            return sock
+        except OSError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)

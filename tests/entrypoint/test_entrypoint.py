@@ -1,0 +1,248 @@
+"""The entrypoint's logic, function by function, on the host (no Docker)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.entrypoint.conftest import Shell
+
+EX_CONFIG = 78
+
+
+@pytest.mark.parametrize("value", ["1", "true", "TRUE", "yes", "On"])
+def test_bool_true(sh: Shell, value: str) -> None:
+    assert sh.run("fu_bool DEBUGPY_ENABLE", DEBUGPY_ENABLE=value).status == 0
+
+
+@pytest.mark.parametrize("value", ["", "0", "false", "No", "off"])
+def test_bool_false(sh: Shell, value: str) -> None:
+    assert sh.run("fu_bool DEBUGPY_ENABLE", DEBUGPY_ENABLE=value).status == 1
+
+
+@pytest.mark.parametrize("value", ["2", "enable", "y", "tru"])
+def test_bool_rejects_anything_else(sh: Shell, value: str) -> None:
+    result = sh.run("fu_bool DEBUGPY_ENABLE", DEBUGPY_ENABLE=value)
+    assert result.status == EX_CONFIG
+    assert result.stderr.strip() == (
+        f'flask-uwsgi: error: DEBUGPY_ENABLE="{value}" is not a boolean (use 1/true/yes/on or 0/false/no/off)'
+    )
+
+
+@pytest.mark.parametrize("value", ["1", "80", "8080", "65535", "08080"])
+def test_port_accepts(sh: Shell, value: str) -> None:
+    assert sh.run("fu_check_port PORT", PORT=value).status == 0
+
+
+@pytest.mark.parametrize("value", ["0", "65536", "99999", "abc", "-1", "80a", " 80", "123456"])
+def test_port_rejects(sh: Shell, value: str) -> None:
+    result = sh.run("fu_check_port PORT", PORT=value)
+    assert result.status == EX_CONFIG
+    assert result.stderr.count("\n") == 1
+    assert f'PORT="{value}" is not a port number (1-65535)' in result.stderr
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "main:app",
+        "main",
+        "pkg.sub.mod:app",
+        "pkg:create_app()",
+        'pkg:create_app("prod", debug=False)',
+        "m:a.b",
+    ],
+)
+def test_app_module_accepts(sh: Shell, value: str) -> None:
+    assert sh.run("fu_check_app_module", APP_MODULE=value).status == 0
+
+
+@pytest.mark.parametrize(
+    "value", ["main:", ":app", "my-app:app", "main:app:x", "1main:app", "main app", "main.py", "app.py:app"]
+)
+def test_app_module_rejects(sh: Shell, value: str) -> None:
+    result = sh.run("fu_check_app_module", APP_MODULE=value)
+    assert result.status == EX_CONFIG
+    assert f'APP_MODULE="{value}"' in result.stderr
+
+
+def test_defaults(sh: Shell) -> None:
+    result = sh.run('echo "$APP_MODULE $PORT $DEBUGPY_HOST $DEBUGPY_PORT"')
+    assert result.stdout.strip() == "main:app 8080 0.0.0.0 5678"
+
+
+def test_debug_on_prod_warns_and_stays_off(sh: Shell) -> None:
+    result = sh.run('fu_validate; echo "debug=$FU_DEBUG"', DEBUGPY_ENABLE="1")
+    assert result.status == 0
+    assert result.stdout.strip() == "debug=0"
+    assert "warning: DEBUGPY_ENABLE=1 is ignored: this image has no debugger (use the :dev image)" in (result.stderr)
+
+
+def test_debug_on_dev(sh: Shell) -> None:
+    sh.make_dev()
+    result = sh.run('fu_validate; echo "debug=$FU_DEBUG"', DEBUGPY_ENABLE="yes")
+    assert (result.status, result.stdout.strip(), result.stderr) == (0, "debug=1", "")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DEBUGPY_PORT": "abc"}, 'DEBUGPY_PORT="abc" is not a port number'),
+        ({"DEBUGPY_PORT": "70000"}, 'DEBUGPY_PORT="70000" is not a port number'),
+        ({"DEBUGPY_WAIT": "maybe"}, 'DEBUGPY_WAIT="maybe" is not a boolean'),
+        ({"DEBUGPY_ENABLE": "debug"}, 'DEBUGPY_ENABLE="debug" is not a boolean'),
+        ({"DEBUGPY_HOST": "a b"}, 'DEBUGPY_HOST="a b" is not an address'),
+        ({"PORT": "0"}, 'PORT="0" is not a port number'),
+    ],
+)
+@pytest.mark.parametrize("variant", ["prod", "dev"])
+def test_validate_rejects(sh: Shell, variant: str, env: dict[str, str], message: str) -> None:
+    if variant == "dev":
+        sh.make_dev()
+    result = sh.run("fu_validate", **env)
+    assert result.status == EX_CONFIG
+    assert message in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_debug_ports_must_fit(sh: Shell) -> None:
+    sh.make_dev()
+    result = sh.run("fu_validate", DEBUGPY_ENABLE="1", DEBUGPY_PORT="65535", UWSGI_PROCESSES="2")
+    assert result.status == EX_CONFIG
+    assert "leaves no room for 2 workers' ports (up to 65536 > 65535)" in result.stderr
+
+
+def test_debug_ports_must_not_collide_with_port(sh: Shell) -> None:
+    sh.make_dev()
+    result = sh.run("fu_validate", DEBUGPY_ENABLE="1", PORT="5679", UWSGI_PROCESSES="3")
+    assert result.status == EX_CONFIG
+    assert 'PORT="5679" collides with the debug ports 5678-5680' in result.stderr
+
+
+def command(sh: Shell, *args: str, **env: str) -> tuple[list[str], str]:
+    script = "fu_validate\nfu_uwsgi_command " + " ".join(f"'{a}'" for a in args)
+    script += "\nprintf '%s\\n' \"${FU_UWSGI[@]}\"\nenv | grep '^UWSGI_' || :"
+    result = sh.run(script, **env)
+    assert result.status == 0, result.stderr
+    return result.lines, result.stderr
+
+
+def test_command_layers_ini_files(sh: Shell) -> None:
+    lines, _ = command(sh)
+    assert lines == ["uwsgi", "--ini", f"{sh.etc}/uwsgi.ini"]
+    (sh.app / "uwsgi.ini").write_text("[uwsgi]\n")
+    lines, _ = command(sh)
+    assert lines == ["uwsgi", "--ini", f"{sh.etc}/uwsgi.ini", "--ini", f"{sh.app}/uwsgi.ini"]
+
+
+def test_uwsgi_variables_come_after_ini_files_and_leave_the_environment(sh: Shell) -> None:
+    (sh.app / "uwsgi.ini").write_text("[uwsgi]\n")
+    lines, _ = command(sh, "--die-on-idle", UWSGI_HARAKIRI="30", UWSGI_BUFFER_SIZE="8192", UWSGI_ENV="A=b c")
+    assert lines == [
+        "uwsgi",
+        "--ini",
+        f"{sh.etc}/uwsgi.ini",
+        "--ini",
+        f"{sh.app}/uwsgi.ini",
+        "--set",
+        "buffer-size=8192",
+        "--set",
+        "env=A=b c",
+        "--set",
+        "harakiri=30",
+        "--die-on-idle",
+    ]
+
+
+def test_debug_command(sh: Shell) -> None:
+    sh.make_dev()
+    lines, stderr = command(sh, DEBUGPY_ENABLE="1", UWSGI_THREADS="2")
+    assert lines == [
+        "uwsgi",
+        "--ini",
+        f"{sh.etc}/uwsgi.ini",
+        "--set",
+        "processes=1",
+        "--set",
+        "threads=2",
+        "--ini",
+        f"{sh.etc}/debug.ini",
+    ]
+    assert stderr == ""
+
+
+def test_debug_command_keeps_explicit_processes_and_warns_on_harakiri(sh: Shell) -> None:
+    sh.make_dev()
+    lines, stderr = command(sh, DEBUGPY_ENABLE="1", UWSGI_PROCESSES="3", UWSGI_HARAKIRI="5")
+    assert lines[3:5] == ["--set", "processes=3"]
+    assert lines[-2:] == ["--ini", f"{sh.etc}/debug.ini"]
+    assert stderr.strip() == (
+        "flask-uwsgi: warning: UWSGI_HARAKIRI is ignored while the debugger is on: "
+        "a worker paused at a breakpoint must not be killed"
+    )
+
+
+def test_dropins_run_in_sorted_order(sh: Shell) -> None:
+    (sh.dropins / "20-second.sh").write_text('echo "second $FROM_ENVSH"\n')
+    (sh.dropins / "10-first.envsh").write_text("export FROM_ENVSH=sourced\n")
+    (sh.dropins / "30-third.sh").write_text("#!/bin/sh\necho third\n")
+    (sh.dropins / "30-third.sh").chmod(0o755)
+    (sh.dropins / "README.txt").write_text("not a script\n")
+    result = sh.run("fu_run_dropins")
+    assert result.status == 0, result.stderr
+    assert [line for line in result.lines if not line.startswith("flask-uwsgi:")] == [
+        "second sourced",
+        "third",
+    ]
+    assert f"warning: ignoring {sh.dropins}/README.txt: drop-ins must end in .sh or .envsh" in result.stderr
+
+
+def test_quiet_logs(sh: Shell) -> None:
+    (sh.dropins / "10-hello.sh").write_text("echo hello\n")
+    assert sh.run("fu_run_dropins").lines == [f"flask-uwsgi: running {sh.dropins}/10-hello.sh", "hello"]
+    assert sh.run("fu_run_dropins", ENTRYPOINT_QUIET_LOGS="1").lines == ["hello"]
+
+
+def test_failing_dropin_stops_with_its_status(sh: Shell) -> None:
+    (sh.dropins / "10-fail.sh").write_text("exit 3\n")
+    (sh.dropins / "20-never.sh").write_text("echo never\n")
+    result = sh.run("fu_run_dropins")
+    assert result.status == 3
+    assert "never" not in result.stdout
+    assert f"error: {sh.dropins}/10-fail.sh failed with exit status 3" in result.stderr
+
+
+def test_prestart_runs_and_fails_with_its_status(sh: Shell) -> None:
+    prestart = sh.app / "prestart.sh"
+    prestart.write_text("echo preparing\n")
+    assert "preparing" in sh.run("fu_run_prestart").stdout
+    prestart.write_text("echo broken >&2\nexit 7\n")
+    result = sh.run("fu_run_prestart")
+    assert result.status == 7
+    assert f"error: {prestart} failed with exit status 7" in result.stderr
+
+
+def test_prestart_absent_is_fine_unless_named(sh: Shell) -> None:
+    assert sh.run("fu_run_prestart").status == 0
+    result = sh.run("fu_run_prestart", FU_PRESTART_EXPLICIT="1")
+    assert result.status == EX_CONFIG
+    assert f'PRESTART_SCRIPT="{sh.app}/prestart.sh" does not exist' in result.stderr
+
+
+def test_other_commands_are_executed(sh: Shell) -> None:
+    result = sh.run("fu_main echo hello world")
+    assert (result.status, result.stdout) == (0, "hello world\n")
+
+
+def test_newline_in_supervised_arguments_is_refused(sh: Shell) -> None:
+    sh.make_dev()
+    (sh.etc / "supervisord.conf").write_text("")
+    result = sh.run("fu_serve --env $'A=1\\nB=2'")
+    assert result.status == EX_CONFIG
+    assert "uWSGI arguments must not contain newlines" in result.stderr
+
+
+@pytest.mark.parametrize(("var", "value"), [("UWSGI_PROCESSES", "four"), ("UWSGI_HARAKIRI", "30s")])
+def test_numeric_uwsgi_options(sh: Shell, var: str, value: str) -> None:
+    result = sh.run("fu_validate", **{var: value})
+    assert result.status == EX_CONFIG
+    assert result.stderr.strip() == f'flask-uwsgi: error: {var}="{value}" is not a whole number'

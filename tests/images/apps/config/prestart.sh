@@ -1,0 +1,3 @@
+# Runs before uWSGI; it need not be executable.
+echo "prestart ran as $(id -u)" > /tmp/prestart-ran
+echo "prestart: done"

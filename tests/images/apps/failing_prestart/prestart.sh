@@ -1,0 +1,3 @@
+echo "migrating..."
+echo "the database is not there" >&2
+exit 3

@@ -1,0 +1,56 @@
+"""The Dockerfiles: both builders, labels, sizes, the contract a user relies on."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from collections.abc import Callable
+
+import docker
+import pytest
+
+from tests.conftest import ROOT
+from tests.images.conftest import Running
+
+Run = Callable[..., Running]
+
+
+def test_image_metadata(client: docker.DockerClient, images: dict[str, str]) -> None:
+    for variant, name in images.items():
+        config = client.images.get(name).attrs["Config"]
+        assert config["User"] == "10001"
+        assert config["ExposedPorts"] == {"8080/tcp": {}}
+        assert config["StopSignal"] == "SIGTERM"
+        assert config["Healthcheck"]["Test"] == ["CMD", "flask-uwsgi-healthcheck"]
+        assert config["WorkingDir"] == "/app"
+        labels = config["Labels"]
+        assert labels["org.opencontainers.image.title"] == "flask-uwsgi"
+        assert labels["io.github.flask-uwsgi.variant"] == variant
+    prod = client.images.get(images["prod"]).attrs["Config"]["Entrypoint"]
+    dev = client.images.get(images["dev"]).attrs["Config"]["Entrypoint"]
+    assert prod == ["tini", "--", "docker-entrypoint.sh"]
+    assert dev == ["docker-entrypoint.sh"]
+
+
+def test_dev_is_built_from_prod(client: docker.DockerClient, images: dict[str, str]) -> None:
+    prod_layers = client.images.get(images["prod"]).attrs["RootFS"]["Layers"]
+    dev_layers = client.images.get(images["dev"]).attrs["RootFS"]["Layers"]
+    assert dev_layers[: len(prod_layers)] == prod_layers
+
+
+@pytest.mark.skipif(os.environ.get("BUILD", "1") == "0", reason="BUILD=0: images come from elsewhere")
+def test_buildkit_builds_working_images(run: Run, client: docker.DockerClient) -> None:
+    tags = {"prod": "flask-uwsgi-test:buildkit", "dev": "flask-uwsgi-test:buildkit-dev"}
+    env = {**os.environ, "BUILDER": "buildkit", "PROD_IMAGE": tags["prod"], "DEV_IMAGE": tags["dev"]}
+    try:
+        subprocess.run(["scripts/build-images.sh"], cwd=ROOT, env=env, check=True)
+        prod = run(image=tags["prod"])
+        assert prod.wait_http()[0] == 200
+        dev = run("dev", image=tags["dev"], env={"DEBUGPY_ENABLE": "1"})
+        assert dev.wait_http()[0] == 200
+        dev.wait_log(r"debugpy listening on 0\.0\.0\.0:5678 \(worker 1\)")
+    finally:
+        for tag in tags.values():
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                client.images.remove(tag, force=True)

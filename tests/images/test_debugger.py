@@ -1,0 +1,137 @@
+"""A real DAP client attaches to debugpy inside the dev image's uWSGI workers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.dap import DAPClient
+from tests.images.conftest import HELLO, Running, http_get
+from tests.images.test_prod import listening_ports, process_table
+
+Run = Callable[..., Running]
+
+MAIN = HELLO / "main.py"
+BREAK_LINE = next(n for n, line in enumerate(MAIN.read_text().splitlines(), 1) if "return {" in line)
+MAPPINGS = [{"localRoot": str(HELLO), "remoteRoot": "/app"}]
+
+
+def start_debug(run: Run, workers: int = 1, **env: str) -> Running:
+    ports = tuple(5678 + i for i in range(workers))
+    app = run("dev", env={"DEBUGPY_ENABLE": "1", **env}, ports=(8080, *ports))
+    for worker in range(1, workers + 1):
+        app.wait_log(rf"^debugpy listening on 0\.0\.0\.0:{5677 + worker} \(worker {worker}\)$")
+    return app
+
+
+def request_in_background(app: Running, results: list) -> threading.Thread:
+    thread = threading.Thread(target=lambda: results.append(http_get(app.url(), timeout=60)), daemon=True)
+    thread.start()
+    return thread
+
+
+def test_breakpoint_in_a_view_is_hit(run: Run) -> None:
+    app = start_debug(run)
+    assert listening_ports(app) == {8080, 5678}
+    with DAPClient("127.0.0.1", app.ports[5678]) as dap:
+        breakpoints = dap.attach(MAPPINGS, {str(MAIN): [BREAK_LINE]})
+        assert [bp["verified"] for bp in breakpoints[str(MAIN)]] == [True]
+        results: list = []
+        thread = request_in_background(app, results)
+        stopped = dap.wait_event("stopped")["body"]
+        assert stopped["reason"] == "breakpoint"
+        frame = dap.top_frame(stopped["threadId"])
+        assert (frame["source"]["path"], frame["line"]) == (str(MAIN), BREAK_LINE)
+        greeting = dap.evaluate("greeting", frame["id"])
+        assert greeting.startswith("'Hello from flask-uwsgi, worker pid")
+        assert results == []  # the request waits at the breakpoint
+        dap.request("continue", {"threadId": stopped["threadId"]})
+        thread.join(30)
+    assert results and results[0][0] == 200
+    assert greeting.strip("'") in results[0][1]
+    assert "frozen modules" not in app.logs()
+
+
+def test_every_worker_hits_the_breakpoint(run: Run) -> None:
+    # One thread per worker: while worker A is paused, only worker B can take
+    # the next request, so both must stop at the breakpoint.
+    app = start_debug(run, workers=2, UWSGI_PROCESSES="2", UWSGI_THREADS="1")
+    clients = [DAPClient("127.0.0.1", app.ports[port]) for port in (5678, 5679)]
+    stops: dict[int, dict] = {}
+    stopped = threading.Condition()
+
+    def watch(index: int, dap: DAPClient) -> None:
+        body = dap.wait_event("stopped", timeout=60)["body"]
+        with stopped:
+            stops[index] = body
+            stopped.notify_all()
+
+    try:
+        for index, dap in enumerate(clients):
+            dap.attach(MAPPINGS, {str(MAIN): [BREAK_LINE]})
+            threading.Thread(target=watch, args=(index, dap), daemon=True).start()
+        results: list = []
+        threads = []
+        for expected in (1, 2):
+            threads.append(request_in_background(app, results))
+            with stopped:
+                assert stopped.wait_for(lambda n=expected: len(stops) >= n, timeout=30), stops
+        assert sorted(stops) == [0, 1], "both workers stopped at the breakpoint"
+        for index, body in stops.items():
+            frame = clients[index].top_frame(body["threadId"])
+            assert (frame["source"]["path"], frame["line"]) == (str(MAIN), BREAK_LINE)
+            clients[index].request("continue", {"threadId": body["threadId"]})
+        for thread in threads:
+            thread.join(30)
+        assert [status for status, _ in results] == [200, 200]
+        pids = {body.rsplit(" ", 1)[-1] for _, body in results}
+        assert len(pids) == 2, results
+    finally:
+        for dap in clients:
+            dap.close()
+
+
+@pytest.mark.parametrize("lazy", ["0", "1"])
+def test_listens_in_workers_only_also_with_lazy_apps(run: Run, lazy: str) -> None:
+    app = start_debug(run, UWSGI_LAZY_APPS=lazy)
+    assert app.wait_http()[0] == 200
+    logs = app.logs()
+    assert logs.count("debugpy listening on") == 1, logs
+
+
+def test_wait_for_client_holds_requests_until_attach(run: Run, tmp_path: Path) -> None:
+    app = run("dev", env={"DEBUGPY_ENABLE": "1", "DEBUGPY_WAIT": "1"}, ports=(8080, 5678))
+    app.wait_log(r"^debugpy: worker 1 waits for a debugger on port 5678$")
+    results: list = []
+    thread = request_in_background(app, results)
+    thread.join(2)
+    assert results == []  # accepted by uWSGI's socket, not answered yet
+    with DAPClient("127.0.0.1", app.ports[5678]) as dap:
+        dap.attach(MAPPINGS, {})
+        thread.join(30)
+    assert results and results[0][0] == 200
+
+
+def test_respawned_worker_waits_for_its_port_then_listens_again(run: Run) -> None:
+    app = start_debug(run)
+    dap = DAPClient("127.0.0.1", app.ports[5678])
+    try:
+        dap.attach(MAPPINGS, {})
+        pid = next(p for p, _, cmd in process_table(app) if cmd == "uWSGI worker 1")
+        app.exec("bash", "-c", f"kill -KILL {pid}")
+        # The killed worker's debug adapter still holds the port for this client.
+        app.wait_log(r"^debugpy: port 5678 still in use, retrying \(worker 1\)$", timeout=30)
+    finally:
+        dap.close()
+    app.wait_log(r"(?s)debugpy listening on 0\.0\.0\.0:5678 \(worker 1\).*debugpy listening on 0\.0\.0\.0:5678")
+    with DAPClient("127.0.0.1", app.ports[5678]) as again:
+        again.attach(MAPPINGS, {str(MAIN): [BREAK_LINE]})
+        results: list = []
+        thread = request_in_background(app, results)
+        stopped = again.wait_event("stopped")["body"]
+        again.request("continue", {"threadId": stopped["threadId"]})
+        thread.join(30)
+    assert results and results[0][0] == 200

@@ -1,0 +1,194 @@
+"""The prod image: serves, non-root, no debugger, graceful and fast to stop."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.images.conftest import APPS, Running, http_get, wait_for
+
+Run = Callable[..., Running]
+
+
+def listening_ports(running: Running) -> set[int]:
+    """TCP ports listening beyond loopback inside the container (no netstat in the image).
+
+    Loopback listeners are left out: debugpy's adapter talks to its worker on one.
+    """
+    status, out = running.exec("cat", "/proc/net/tcp", "/proc/net/tcp6")
+    assert status == 0, out
+    loopback = {"0100007F", "00000000000000000000000001000000"}
+    ports = set()
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) > 3 and fields[3] == "0A":  # TCP_LISTEN
+            address, port = fields[1].rsplit(":", 1)
+            if address not in loopback:
+                ports.add(int(port, 16))
+    return ports
+
+
+def process_table(running: Running) -> list[tuple[int, int, str]]:
+    """(pid, uid, command line) of every process in the container."""
+    script = (
+        "for d in /proc/[0-9]*; do "
+        'printf "%s %s %s\\n" "${d#/proc/}" "$(awk \'/^Uid:/{print $2}\' $d/status)" '
+        "\"$(tr '\\0' ' ' < $d/cmdline)\"; done"
+    )
+    status, out = running.exec("bash", "-c", script)
+    assert status == 0, out
+    rows = []
+    for line in out.splitlines():
+        pid, uid, *cmd = line.split(" ", 2)
+        rows.append((int(pid), int(uid), " ".join(cmd).strip()))
+    return rows
+
+
+def test_serves_the_example(run: Run) -> None:
+    app = run()
+    status, body = app.wait_http()
+    assert status == 200
+    assert json.loads(body)["message"].startswith("Hello from flask-uwsgi")
+
+
+def test_runs_as_non_root_under_tini(run: Run) -> None:
+    app = run()
+    app.wait_http()
+    assert app.exec("id", "-u") == (0, "10001\n")
+    procs = process_table(app)
+    pid1 = next(cmd for pid, _, cmd in procs if pid == 1)
+    assert pid1.startswith("tini -- docker-entrypoint.sh")
+    uwsgi = [(uid, cmd) for _, uid, cmd in procs if "uWSGI" in cmd]
+    assert {cmd for _, cmd in uwsgi} >= {"uWSGI master", "uWSGI worker 1", "uWSGI worker 2"}
+    assert {uid for uid, _ in uwsgi} == {10001}
+
+
+def test_has_no_debugger_and_no_supervisor(run: Run) -> None:
+    app = run(command=["sleep", "60"], ports=())
+    status, out = app.exec(
+        "bash",
+        "-c",
+        "find / -xdev \\( -iname '*debugpy*' -o -iname '*pydevd*' -o -iname '*supervisor*' \\) -print 2>/dev/null",
+    )
+    assert out.strip() == ""
+    status, out = app.exec("python", "-c", "import debugpy")
+    assert status != 0 and "ModuleNotFoundError" in out
+    assert app.exec("bash", "-c", "command -v supervisord")[0] != 0
+
+
+def test_debugpy_enable_warns_and_opens_no_port(run: Run) -> None:
+    app = run(env={"DEBUGPY_ENABLE": "1"}, ports=(8080, 5678))
+    assert app.wait_http()[0] == 200
+    assert (
+        "flask-uwsgi: warning: DEBUGPY_ENABLE=1 is ignored: this image has no debugger (use the :dev image)"
+        in app.logs()
+    )
+    assert listening_ports(app) == {8080}
+    # The published port leads nowhere: the connection is dropped, nothing speaks.
+    with socket.create_connection(("127.0.0.1", app.ports[5678]), timeout=5) as sock:
+        sock.settimeout(5)
+        with contextlib.suppress(ConnectionResetError):
+            assert sock.recv(1) == b""
+
+
+def test_factory_form_of_app_module(run: Run) -> None:
+    app = run(app=APPS / "factory", env={"APP_MODULE": 'factoryapp:create_app("bonjour")'})
+    status, body = app.wait_http()
+    assert status == 200
+    assert json.loads(body) == {"greeting": "bonjour", "factory": "create_app"}
+
+
+def test_port_variable(run: Run) -> None:
+    app = run(env={"PORT": "9090"}, ports=(9090,))
+    app.ports[8080] = app.ports[9090]
+    assert app.wait_http()[0] == 200
+    assert listening_ports(app) == {9090}
+
+
+def test_user_image_writes_instance_folder_and_sqlite_without_chown(
+    run: Run, build: Callable[..., str], images: dict[str, str]
+) -> None:
+    tag = build(APPS / "sqlite", "flask-uwsgi-test-sqlite:latest", BASE_IMAGE=images["prod"])
+    app = run(image=tag, app=None)
+    status, body = app.wait_http()
+    assert status == 200, body
+    first = json.loads(body)
+    assert first["database"] == "/app/instance/app.sqlite"
+    assert first["uid"] == 10001
+    assert json.loads(http_get(app.url())[1])["visits"] == first["visits"] + 1
+
+
+def test_healthcheck(run: Run) -> None:
+    # Empty test: keep the image's HEALTHCHECK command, just check every 0.5 s.
+    app = run(healthcheck={"test": [], "interval": 500_000_000, "start_period": 0})
+    app.wait_http()
+
+    def health() -> str:
+        app.container.reload()
+        return app.container.attrs["State"]["Health"]["Status"]
+
+    wait_for(lambda: health() == "healthy", 30, "a healthy container")
+    assert app.exec("flask-uwsgi-healthcheck") == (0, "healthy: GET / answered 200\n")
+
+
+def test_command_instead_of_server(run: Run) -> None:
+    app = run(command=["python", "-c", "print('just a command')"], ports=())
+    assert app.wait_exit(30) == 0
+    assert app.logs() == "just a command\n"
+
+
+def test_extra_uwsgi_arguments(run: Run) -> None:
+    app = run(app=APPS / "config", command=["--processes", "4"])
+    _status, body = app.wait_http()
+    assert json.loads(body)["numproc"] == 4
+
+
+def stop_seconds(app: Running) -> float:
+    started = time.monotonic()
+    app.container.stop(timeout=10)
+    return time.monotonic() - started
+
+
+@pytest.mark.parametrize("variant", ["prod", "dev"])
+def test_idle_stop_is_fast_and_clean(run: Run, variant: str) -> None:
+    app = run(variant)
+    app.wait_http()
+    seconds = stop_seconds(app)
+    assert app.exit_code() == 0
+    assert seconds < 3, f"docker stop took {seconds:.2f} s"
+
+
+@pytest.mark.parametrize("variant", ["prod", "dev"])
+def test_stop_lets_in_flight_requests_finish(run: Run, variant: str) -> None:
+    app = run(variant, app=APPS / "slow")
+    app.wait_http()
+    results: list[tuple[int, str]] = []
+    requests = [
+        threading.Thread(target=lambda: results.append(http_get(app.url("/slow?seconds=2"), timeout=30)))
+        for _ in range(3)
+    ]
+    for thread in requests:
+        thread.start()
+    wait_for(lambda: app.logs().count("slow request started") == 3, 10, "3 requests inside the app")
+    seconds = stop_seconds(app)
+    for thread in requests:
+        thread.join(30)
+    assert [status for status, _ in results] == [200, 200, 200]
+    assert app.exit_code() == 0
+    assert seconds < 10
+    assert "graceful shutdown triggered" in app.logs()
+
+
+def test_bind_mounted_app_need_not_be_writable(run: Run, readable_dir: Path) -> None:
+    (readable_dir / "main.py").write_text(
+        "def app(environ, start_response):\n    start_response('200 OK', [])\n    return [b'read-only is fine']\n"
+    )
+    app = run(app=readable_dir)
+    assert app.wait_http() == (200, "read-only is fine")
