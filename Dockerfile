@@ -36,6 +36,11 @@ RUN set -eux; \
     python3 -m venv /opt/venv; \
     # Hash-checked: every wheel and sdist is exactly the one requirements/prod.txt names.
     /opt/venv/bin/pip install --no-cache-dir --require-hashes -r /tmp/requirements/prod.txt; \
+    # Python < 3.12 seeds every venv with setuptools (9 MB) that nothing here
+    # imports; builds of sdists get their own through build isolation.
+    if /opt/venv/bin/pip show -q setuptools 2>/dev/null; then \
+        /opt/venv/bin/pip uninstall -y -q setuptools; \
+    fi; \
     # uWSGI links libpython, PCRE2 (internal routing) and OpenSSL (https-socket);
     # debug symbols are of no use in the image.
     strip --strip-unneeded /opt/venv/bin/uwsgi; \

@@ -12,13 +12,16 @@ DEV_IMAGE       ?= $(IMAGE):dev
 BUILDER         ?= classic
 # BUILD=0: test PROD_IMAGE and DEV_IMAGE as they are (built elsewhere, e.g. by CI).
 BUILD           ?= 1
+# OCI labels of the images.
+VERSION         ?= dev
+REVISION        ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DEMO_HTTP_PORT  ?= 8080
 DEMO_DEBUG_PORT ?= 5678
 VENV            ?= .venv
 PYTEST_ARGS     ?=
 
 export IMAGE PYTHON_VERSION BASE_IMAGE PROD_IMAGE DEV_IMAGE BUILDER BUILD \
-       DEMO_HTTP_PORT DEMO_DEBUG_PORT
+       VERSION REVISION DEMO_HTTP_PORT DEMO_DEBUG_PORT
 
 BIN := $(VENV)/bin
 SHELL_FILES := entrypoint/*.sh scripts/*.sh .ci/run

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.dap import DAPClient
-from tests.images.conftest import HELLO, Running, http_get
+from tests.images.conftest import HELLO, Running, holds, http_get
 from tests.images.test_prod import listening_ports, process_table
 
 Run = Callable[..., Running]
@@ -92,6 +92,21 @@ def test_every_worker_hits_the_breakpoint(run: Run) -> None:
     finally:
         for dap in clients:
             dap.close()
+
+
+def test_paused_worker_outlives_harakiri(run: Run) -> None:
+    app = start_debug(run, UWSGI_HARAKIRI="1")
+    assert "UWSGI_HARAKIRI is ignored while the debugger is on" in app.logs()
+    with DAPClient("127.0.0.1", app.ports[5678]) as dap:
+        dap.attach(MAPPINGS, {str(MAIN): [BREAK_LINE]})
+        results: list = []
+        thread = request_in_background(app, results)
+        stopped = dap.wait_event("stopped")["body"]
+        # uWSGI checks harakiri every second: three seconds paused would be killed.
+        assert holds(lambda: "HARAKIRI ON WORKER" not in app.logs() and "DAMN" not in app.logs(), 3)
+        dap.request("continue", {"threadId": stopped["threadId"]})
+        thread.join(30)
+    assert results and results[0][0] == 200
 
 
 @pytest.mark.parametrize("lazy", ["0", "1"])
