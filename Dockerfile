@@ -41,8 +41,9 @@ RUN set -eux; \
     if /opt/venv/bin/pip show -q setuptools 2>/dev/null; then \
         /opt/venv/bin/pip uninstall -y -q setuptools; \
     fi; \
-    # uWSGI links libpython, PCRE2 (internal routing) and OpenSSL (https-socket);
-    # debug symbols are of no use in the image.
+    # uWSGI found PCRE2 (internal routing) and OpenSSL (https-socket) through
+    # the -dev packages above; their runtime libraries are in every Debian base.
+    # Debug symbols are of no use in the image.
     strip --strip-unneeded /opt/venv/bin/uwsgi; \
     /opt/venv/bin/uwsgi --version
 
@@ -102,8 +103,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 
-# Smoke test: a missing shared library or a broken entrypoint fails the build,
-# not the first container.
+# The entrypoint and health check on PATH, then a smoke test: a missing shared
+# library or a broken entrypoint fails the build, not the first container.
 RUN set -eux; \
     ln -s /usr/local/lib/flask-uwsgi/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh; \
     ln -s /usr/local/lib/flask-uwsgi/healthcheck.sh /usr/local/bin/flask-uwsgi-healthcheck; \

@@ -187,41 +187,55 @@ fu_uwsgi_command() {
 	fi
 }
 
+# usage: fu_exec_uwsgi [EXTRA_UWSGI_ARG...]
+fu_exec_uwsgi() {
+	fu_uwsgi_command "$@"
+	fu_log "starting: ${FU_UWSGI[*]}"
+	exec "${FU_UWSGI[@]}"
+}
+
+# Dev image: supervisord becomes PID 1 and starts uWSGI through this script
+# again (see supervisor/supervisord.conf); extra arguments travel in
+# FLASK_UWSGI_ARGS, one per line.
+# usage: fu_exec_supervisord [EXTRA_UWSGI_ARG...]
+fu_exec_supervisord() {
+	local arg
+	for arg in "$@"; do
+		[[ "$arg" != *$'\n'* ]] || fu_die "uWSGI arguments must not contain newlines: \"$arg\""
+	done
+	FLASK_UWSGI_ARGS="$(printf '%s\n' "$@")"
+	export FLASK_UWSGI_ARGS
+	fu_log "starting supervisord"
+	exec flask-uwsgi-supervisord -c "$FLASK_UWSGI_ETC/supervisord.conf"
+}
+
+# The program supervisord runs: the hooks already ran in PID 1.
+fu_exec_supervised_uwsgi() {
+	local extra=()
+	if [ -n "${FLASK_UWSGI_ARGS:-}" ]; then
+		mapfile -t extra <<<"$FLASK_UWSGI_ARGS"
+	fi
+	unset FLASK_UWSGI_ARGS FLASK_UWSGI_SUPERVISED
+	fu_exec_uwsgi "${extra[@]}"
+}
+
+# The boot sequence.
 # usage: fu_serve [EXTRA_UWSGI_ARG...]
 fu_serve() {
 	fu_validate
 	if [ -n "${FLASK_UWSGI_SUPERVISED:-}" ]; then
-		# Started by supervisord: the hooks already ran in PID 1.
-		local extra=()
-		if [ -n "${FLASK_UWSGI_ARGS:-}" ]; then
-			mapfile -t extra <<<"$FLASK_UWSGI_ARGS"
-		fi
-		unset FLASK_UWSGI_ARGS FLASK_UWSGI_SUPERVISED
-		fu_uwsgi_command "${extra[@]}"
-		fu_log "starting: ${FU_UWSGI[*]}"
-		exec "${FU_UWSGI[@]}"
+		fu_exec_supervised_uwsgi
 	fi
-
 	fu_run_dropins
 	fu_run_prestart
 	if [ -n "${FU_ENV_CHANGED:-}" ]; then
 		# A sourced drop-in may have exported new values: check them again.
 		fu_validate
 	fi
-
 	if [ -f "$FLASK_UWSGI_ETC/supervisord.conf" ]; then
-		local arg
-		for arg in "$@"; do
-			[[ "$arg" != *$'\n'* ]] || fu_die "uWSGI arguments must not contain newlines: \"$arg\""
-		done
-		FLASK_UWSGI_ARGS="$(printf '%s\n' "$@")"
-		export FLASK_UWSGI_ARGS
-		fu_log "starting supervisord"
-		exec flask-uwsgi-supervisord -c "$FLASK_UWSGI_ETC/supervisord.conf"
+		fu_exec_supervisord "$@"
 	fi
-	fu_uwsgi_command "$@"
-	fu_log "starting: ${FU_UWSGI[*]}"
-	exec "${FU_UWSGI[@]}"
+	fu_exec_uwsgi "$@"
 }
 
 fu_main() {
@@ -231,6 +245,7 @@ fu_main() {
 	fi
 	if [ "$#" -eq 0 ] || [ "$1" = 'uwsgi' ]; then
 		shift || :
+		# Whether PRESTART_SCRIPT was set by the user, before env.sh defaults it.
 		FU_PRESTART_EXPLICIT="${PRESTART_SCRIPT:+1}"
 		# shellcheck source=entrypoint/env.sh
 		. "$FLASK_UWSGI_LIB/env.sh"

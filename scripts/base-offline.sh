@@ -15,11 +15,8 @@ suite="${OFFLINE_SUITE:-bookworm}"
 name="${1:-flask-uwsgi-base:$suite}"
 ca_bundle="${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
 
-say() { printf 'flask-uwsgi: %s\n' "$*" >&2; }
-die() {
-	say "error: $*"
-	exit 1
-}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # The first Debian (not security) mirror in this machine's apt sources.
 host_mirror() {
@@ -38,11 +35,7 @@ if [ -z "${FORCE:-}" ] && docker image inspect "$name" >/dev/null 2>&1; then
 	exit 0
 fi
 [ "$(id -u)" = 0 ] || die "debootstrap needs root; run as root or pull BASE_IMAGE instead"
-if ! command -v debootstrap >/dev/null; then
-	command -v apt-get >/dev/null || die "debootstrap is not installed"
-	say "installing debootstrap"
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
-fi
+command -v debootstrap >/dev/null || apt_install "debootstrap is missing" debootstrap
 [ -r "$ca_bundle" ] || die "CA_BUNDLE=$ca_bundle is not readable"
 mirror="${DEBIAN_MIRROR:-$(host_mirror)}"
 

@@ -13,7 +13,14 @@ cd "$(dirname "$0")/.."
 name=flask-uwsgi-demo
 app_dir="$PWD/examples/hello"
 
-say() { printf 'flask-uwsgi: %s\n' "$*" >&2; }
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+
+# The app answers, or the container is gone (waiting is over either way).
+answered_or_gone() {
+	curl -fsS -o /dev/null "$1" 2>/dev/null ||
+		[ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" != true ]
+}
 
 stop() { docker rm -f "$name" >/dev/null 2>&1 || :; }
 
@@ -26,15 +33,12 @@ start() {
 		-e DEBUGPY_ENABLE=1 \
 		-v "$app_dir:/app" \
 		"$DEV_IMAGE" >/dev/null
-	local url="http://127.0.0.1:$DEMO_HTTP_PORT/" deadline=$((SECONDS + 60))
-	until curl -fsS -o /dev/null "$url" 2>/dev/null; do
-		if [ "$(docker inspect -f '{{.State.Running}}' "$name")" != true ] || ((SECONDS > deadline)); then
-			docker logs --tail 30 "$name" >&2
-			say "error: the demo container did not serve $url"
-			exit 1
-		fi
-		sleep 0.2
-	done
+	local url="http://127.0.0.1:$DEMO_HTTP_PORT/"
+	wait_until 60 answered_or_gone "$url" || :
+	if ! curl -fsS -o /dev/null "$url"; then
+		docker logs --tail 30 "$name" >&2
+		die "the demo container did not serve $url"
+	fi
 	cat <<MSG
 flask-uwsgi demo is running (container $name, image $DEV_IMAGE)
   app:       $url
@@ -47,8 +51,5 @@ MSG
 
 case "${1:-}" in
 	start | stop) "$1" ;;
-	*)
-		say "usage: $0 start|stop"
-		exit 2
-		;;
+	*) die "usage: $0 start|stop" ;;
 esac

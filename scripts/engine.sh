@@ -11,33 +11,15 @@ state_dir="${FLASK_UWSGI_ENGINE_DIR:-/var/tmp/flask-uwsgi-engine}"
 pidfile="$state_dir/dockerd.pid"
 logfile="$state_dir/dockerd.log"
 
-say() { printf 'flask-uwsgi: %s\n' "$*" >&2; }
-die() {
-	say "error: $*"
-	exit 1
-}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 engine_up() { docker info >/dev/null 2>&1; }
-
-# usage: wait_until SECONDS COMMAND...
-wait_until() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		((SECONDS < deadline)) || return 1
-		sleep 0.5
-	done
-}
 
 start() {
 	engine_up && return 0
 	[ "$(id -u)" = 0 ] || die "no Docker engine answers and starting one needs root; start Docker and retry"
-	if ! command -v dockerd >/dev/null; then
-		command -v apt-get >/dev/null || die "no Docker engine answers and this is not a Debian-like system; install Docker"
-		say "installing Docker (Debian's docker.io)"
-		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
-	fi
+	command -v dockerd >/dev/null || apt_install "no Docker engine answers" docker.io
 	mkdir -p "$state_dir"
 	say "starting dockerd (log: $logfile)"
 	nohup dockerd >"$logfile" 2>&1 &

@@ -152,14 +152,7 @@ def _application() -> Callable[..., Any]:
         raise  # unreachable: _fail exits
 
 
-def running_under_uwsgi() -> bool:
-    """True inside a uWSGI process (the embedded ``uwsgi`` module exists there only)."""
-    try:
-        import uwsgi
-    except ImportError:
-        return False
-    return hasattr(uwsgi, "worker_id")
-
-
-if running_under_uwsgi():
+# Only inside uWSGI, which puts its embedded `uwsgi` module in sys.modules
+# before importing anything; tests import this module for its functions.
+if hasattr(sys.modules.get("uwsgi"), "worker_id"):
     application = _application()

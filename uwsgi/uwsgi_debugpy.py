@@ -93,15 +93,14 @@ def listen(host: str, port: int, worker_id: int, *, retry_seconds: float = RETRY
     deadline = time.monotonic() + retry_seconds
     waited = False
     while True:
-        busy = port_in_use(host, port)
-        if not busy:
+        if not port_in_use(host, port):
             try:
                 debugpy.listen((host, port))
             except Exception as exc:  # debugpy wraps socket errors in RuntimeError
                 if not _address_in_use(exc):
                     _log(f"debugpy: cannot listen on {host}:{port} (worker {worker_id}): {exc}")
                     return False
-                busy = True  # taken between the probe and listen()
+                # taken between the probe and listen(): wait as for a busy port
             else:
                 _log(f"debugpy listening on {host}:{port} (worker {worker_id})")
                 return True
@@ -147,14 +146,7 @@ def install() -> None:
         postfork(start)
 
 
-def running_under_uwsgi() -> bool:
-    """True inside a uWSGI process (the embedded ``uwsgi`` module exists there only)."""
-    try:
-        import uwsgi
-    except ImportError:
-        return False
-    return hasattr(uwsgi, "worker_id")
-
-
-if running_under_uwsgi():
+# Only inside uWSGI, which puts its embedded `uwsgi` module in sys.modules
+# before importing anything; tests import this module for its functions.
+if hasattr(sys.modules.get("uwsgi"), "worker_id"):
     install()

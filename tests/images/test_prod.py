@@ -98,6 +98,21 @@ def test_debugpy_enable_warns_and_opens_no_port(run: Run) -> None:
             assert sock.recv(1) == b""
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"user": "12345"},
+        {"read_only": True, "tmpfs": {"/tmp": ""}},
+        {"user": "4242:4242", "read_only": True, "tmpfs": {"/tmp": ""}},
+    ],
+    ids=["arbitrary-user", "read-only", "both"],
+)
+def test_arbitrary_user_and_read_only_root(run: Run, options: dict) -> None:
+    app = run(**options)
+    assert app.wait_http()[0] == 200
+    assert app.status() == "running"
+
+
 def test_factory_form_of_app_module(run: Run) -> None:
     app = run(app=APPS / "factory", env={"APP_MODULE": 'factoryapp:create_app("bonjour")'})
     status, body = app.wait_http()
