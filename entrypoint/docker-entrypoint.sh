@@ -94,9 +94,7 @@ fu_validate() {
 	fu_check_uwsgi_numbers
 	FU_DEBUG=0
 	fu_bool DEBUGPY_WAIT || :
-	if [ -n "${DEBUGPY_PORT:-}" ]; then
-		fu_check_port DEBUGPY_PORT
-	fi
+	fu_check_port DEBUGPY_PORT
 	if [ -z "${DEBUGPY_HOST:-}" ] || [[ "$DEBUGPY_HOST" =~ [[:space:]] ]]; then
 		fu_die "DEBUGPY_HOST=\"${DEBUGPY_HOST:-}\" is not an address to listen on"
 	fi

@@ -6,6 +6,9 @@
 set -Eeo pipefail
 
 FLASK_UWSGI_LIB="${FLASK_UWSGI_LIB:-$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")}"
+# The entrypoint's functions (fu_bool, fu_is_dev_image) and the defaults.
+# shellcheck source=entrypoint/docker-entrypoint.sh
+. "$FLASK_UWSGI_LIB/docker-entrypoint.sh"
 # shellcheck source=entrypoint/env.sh
 . "$FLASK_UWSGI_LIB/env.sh"
 
@@ -16,14 +19,10 @@ fail() {
 
 exec 3<>"/dev/tcp/127.0.0.1/$PORT" || fail "nothing accepts connections on port $PORT"
 
-case "${DEBUGPY_ENABLE,,}" in
-	1 | true | yes | on)
-		if [ -f /etc/flask-uwsgi/debug.ini ]; then
-			echo "healthy: port $PORT accepts connections (debug mode)"
-			exit 0
-		fi
-		;;
-esac
+if fu_is_dev_image && fu_bool DEBUGPY_ENABLE; then
+	echo "healthy: port $PORT accepts connections (debug mode)"
+	exit 0
+fi
 
 printf 'GET %s HTTP/1.0\r\nHost: localhost\r\nUser-Agent: flask-uwsgi-healthcheck\r\n\r\n' "$HEALTHCHECK_PATH" >&3
 IFS=' ' read -r -t 4 _ status _ <&3 || fail "no answer on port $PORT within 4 s"

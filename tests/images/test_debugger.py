@@ -102,6 +102,8 @@ def test_paused_worker_outlives_harakiri(run: Run) -> None:
         results: list = []
         thread = request_in_background(app, results)
         stopped = dap.wait_event("stopped")["body"]
+        # The only worker is paused, and the container is still healthy.
+        assert app.exec("flask-uwsgi-healthcheck") == (0, "healthy: port 8080 accepts connections (debug mode)\n")
         # uWSGI checks harakiri every second: three seconds paused would be killed.
         assert holds(lambda: "HARAKIRI ON WORKER" not in app.logs() and "DAMN" not in app.logs(), 3)
         dap.request("continue", {"threadId": stopped["threadId"]})

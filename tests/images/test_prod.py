@@ -153,6 +153,13 @@ def test_healthcheck(run: Run) -> None:
     assert app.exec("flask-uwsgi-healthcheck") == (0, "healthy: GET / answered 200\n")
 
 
+def test_healthcheck_fails_without_a_server(run: Run) -> None:
+    app = run(command=["sleep", "60"], ports=())
+    status, out = app.exec("flask-uwsgi-healthcheck")
+    assert status == 1
+    assert out.splitlines()[-1] == "unhealthy: nothing accepts connections on port 8080"
+
+
 def test_command_instead_of_server(run: Run) -> None:
     app = run(command=["python", "-c", "print('just a command')"], ports=())
     assert app.wait_exit(30) == 0
