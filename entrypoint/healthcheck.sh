@@ -17,7 +17,8 @@ fail() {
 	exit 1
 }
 
-exec 3<>"/dev/tcp/127.0.0.1/$PORT" || fail "nothing accepts connections on port $PORT"
+# (bash's own "Connection refused" would only repeat the line below)
+{ exec 3<>"/dev/tcp/127.0.0.1/$PORT"; } 2>/dev/null || fail "nothing accepts connections on port $PORT"
 
 if fu_is_dev_image && fu_bool DEBUGPY_ENABLE; then
 	echo "healthy: port $PORT accepts connections (debug mode)"
