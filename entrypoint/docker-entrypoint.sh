@@ -168,12 +168,16 @@ fu_uwsgi_command() {
 	# uWSGI reads UWSGI_* itself, but before its command line, so an ini file
 	# given there would win. Passed here as --set, after the ini files, they
 	# win; removed from the environment, list options are not added twice.
-	local var option
+	# What debug.ini forces to 0 (harakiri, cheaper, ...) beats UWSGI_* too: say so.
+	local var option forced=" "
+	if ((FU_DEBUG)); then
+		forced+="$(awk -F ' *= *' '/^[a-z-]+ *= *0$/ { printf "%s ", $1 }' "$FLASK_UWSGI_ETC/debug.ini")"
+	fi
 	while IFS= read -r var; do
 		option="${var#UWSGI_}"
 		option="${option,,}"
 		option="${option//_/-}"
-		if ((FU_DEBUG)) && [[ " harakiri cheaper max-requests max-worker-lifetime reload-on-rss " == *" $option "* ]]; then
+		if [[ "$forced" == *" $option "* ]]; then
 			fu_warn "$var is ignored while the debugger is on: a worker paused at a breakpoint must not be killed"
 		fi
 		FU_UWSGI+=(--set "$option=${!var}")

@@ -37,7 +37,7 @@ class Shell:
         (self.etc / "uwsgi.ini").write_text("[uwsgi]\n")
 
     def make_dev(self) -> None:
-        (self.etc / "debug.ini").write_text("[uwsgi]\n")
+        (self.etc / "debug.ini").write_text((ROOT / "uwsgi" / "debug.ini").read_text())
 
     def run(self, script: str, **env: str) -> Result:
         environ = {

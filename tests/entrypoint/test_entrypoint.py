@@ -246,3 +246,10 @@ def test_numeric_uwsgi_options(sh: Shell, var: str, value: str) -> None:
     result = sh.run("fu_validate", **{var: value})
     assert result.status == EX_CONFIG
     assert result.stderr.strip() == f'flask-uwsgi: error: {var}="{value}" is not a whole number'
+
+
+@pytest.mark.parametrize("var", ["UWSGI_CHEAPER", "UWSGI_MAX_REQUESTS", "UWSGI_RELOAD_ON_RSS"])
+def test_every_setting_debug_ini_forces_is_warned_about(sh: Shell, var: str) -> None:
+    sh.make_dev()
+    _, stderr = command(sh, DEBUGPY_ENABLE="1", **{var: "5"})
+    assert f"warning: {var} is ignored while the debugger is on" in stderr
