@@ -53,6 +53,9 @@ venv: $(VENV)/.installed ## the pinned test and lint tools, in $(VENV)
 $(VENV)/.installed: requirements/test.txt
 	python3 -m venv $(VENV)
 	$(BIN)/pip install -q --require-hashes -r requirements/test.txt
+	@# `docker compose` finds Compose v2 as a CLI plugin.
+	mkdir -p $(HOME)/.docker/cli-plugins
+	ln -sf $(abspath $(BIN))/docker-compose $(HOME)/.docker/cli-plugins/docker-compose
 	touch $@
 
 lint: venv ## hadolint, shellcheck, ruff
