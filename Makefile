@@ -76,3 +76,16 @@ test-images: venv engine ## the image tests only
 clean: demo-stop ## remove the images, the venv and caches
 	-docker image rm -f $(DEV_IMAGE) $(PROD_IMAGE) 2>/dev/null
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# --- benchmarks and reliability ---
+# Both drive load with Debian's wrk; scripts/lib.sh installs it when missing.
+.PHONY: bench test-reliability wrk
+
+wrk:
+	@command -v wrk >/dev/null || { . scripts/lib.sh && apt_install "wrk is missing" wrk; }
+
+bench: venv engine wrk ## sizes, start/stop, throughput vs bare uWSGI and gunicorn; writes bench/results and the README
+	$(BIN)/python bench/bench.py
+
+test-reliability: venv engine wrk ## load, stop under load, recovery, bad configuration, read-only root, any user
+	$(BIN)/pytest tests/reliability $(PYTEST_ARGS)

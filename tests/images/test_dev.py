@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
-from tests.images.conftest import APPS, Running, wait_for
+from tests.images.conftest import Running
 from tests.images.test_prod import listening_ports, process_table
 
 Run = Callable[..., Running]
@@ -32,22 +31,6 @@ def test_logs_go_to_stdout_and_no_log_files(run: Run) -> None:
     assert "spawned uWSGI worker 1" in logs
     _status, out = app.exec("bash", "-c", "find / -xdev -name '*.log' -newer /proc/1 2>/dev/null")
     assert out.strip() == ""
-
-
-def test_killed_uwsgi_master_is_restarted(run: Run) -> None:
-    app = run("dev", app=APPS / "slow")
-    first = json.loads(app.wait_http()[1])["pid"]
-    master = next(pid for pid, _, cmd in process_table(app) if cmd == "uWSGI master")
-    app.exec("bash", "-c", f"kill -KILL {master}")
-    app.wait_log(r"exited: uwsgi \(terminated by SIGKILL", timeout=10)
-
-    def new_worker() -> int | None:
-        status, body = app.wait_http()
-        return status == 200 and json.loads(body)["pid"] != first and json.loads(body)["pid"]
-
-    wait_for(new_worker, 30, "a new uWSGI serving")
-    assert app.status() == "running"
-    assert app.logs().count("spawned: 'uwsgi'") == 2
 
 
 def test_uwsgi_exit_ends_the_container_with_its_status(run: Run) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -98,21 +97,6 @@ def test_debugpy_enable_warns_and_opens_no_port(run: Run) -> None:
             assert sock.recv(1) == b""
 
 
-@pytest.mark.parametrize(
-    "options",
-    [
-        {"user": "12345"},
-        {"read_only": True, "tmpfs": {"/tmp": ""}},
-        {"user": "4242:4242", "read_only": True, "tmpfs": {"/tmp": ""}},
-    ],
-    ids=["arbitrary-user", "read-only", "both"],
-)
-def test_arbitrary_user_and_read_only_root(run: Run, options: dict) -> None:
-    app = run(**options)
-    assert app.wait_http()[0] == 200
-    assert app.status() == "running"
-
-
 def test_factory_form_of_app_module(run: Run) -> None:
     app = run(app=APPS / "factory", env={"APP_MODULE": 'factoryapp:create_app("bonjour")'})
     status, body = app.wait_http()
@@ -184,27 +168,6 @@ def test_idle_stop_is_fast_and_clean(run: Run, variant: str) -> None:
     seconds = stop_seconds(app)
     assert app.exit_code() == 0
     assert seconds < 3, f"docker stop took {seconds:.2f} s"
-
-
-@pytest.mark.parametrize("variant", ["prod", "dev"])
-def test_stop_lets_in_flight_requests_finish(run: Run, variant: str) -> None:
-    app = run(variant, app=APPS / "slow")
-    app.wait_http()
-    results: list[tuple[int, str]] = []
-    requests = [
-        threading.Thread(target=lambda: results.append(http_get(app.url("/slow?seconds=2"), timeout=30)))
-        for _ in range(3)
-    ]
-    for thread in requests:
-        thread.start()
-    wait_for(lambda: app.logs().count("slow request started") == 3, 10, "3 requests inside the app")
-    seconds = stop_seconds(app)
-    for thread in requests:
-        thread.join(30)
-    assert [status for status, _ in results] == [200, 200, 200]
-    assert app.exit_code() == 0
-    assert seconds < 10
-    assert "graceful shutdown triggered" in app.logs()
 
 
 def test_bind_mounted_app_need_not_be_writable(run: Run, readable_dir: Path) -> None:

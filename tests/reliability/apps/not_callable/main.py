@@ -1,0 +1,3 @@
+"""`app` is not a WSGI callable."""
+
+app = "not an app"

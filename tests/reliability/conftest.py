@@ -1,0 +1,38 @@
+"""The reliability suite: load, stops under load, recovery, bad configuration, hardening.
+
+Real images and containers, with the fixtures of tests/images. These tests are
+slow, so they run only when asked for: `make test-reliability`, `pytest
+tests/reliability` (or a file in it), or `-m reliability`; a plain `pytest`
+(make test) leaves them out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+# The image tests' fixtures, re-exported so pytest finds them for this folder too.
+from tests.images.conftest import build, client, images, readable_dir, run  # noqa: F401
+
+HERE = Path(__file__).resolve().parent
+
+
+def asked_for(config: pytest.Config) -> bool:
+    if "reliability" in (config.option.markexpr or ""):
+        return True
+    for arg in config.args:
+        path = Path(arg.split("::", 1)[0]).resolve()
+        if path == HERE or HERE in path.parents:
+            return True
+    return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    ours = [item for item in items if Path(str(item.fspath)).is_relative_to(HERE)]
+    for item in ours:
+        item.add_marker(pytest.mark.reliability)
+        item.add_marker(pytest.mark.image)
+    if ours and not asked_for(config):
+        config.hook.pytest_deselected(items=ours)
+        items[:] = [item for item in items if item not in ours]
