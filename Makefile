@@ -77,6 +77,25 @@ clean: demo-stop ## remove the images, the venv and caches
 	-docker image rm -f $(DEV_IMAGE) $(PROD_IMAGE) 2>/dev/null
 	rm -rf $(VENV) .pytest_cache .ruff_cache
 
+# --- GitLab pipeline, locally ---
+# make ci-local runs .gitlab-ci.yml's lint, build, test and release jobs on this
+# machine with gitlab-ci-local (pinned in package-lock.json) against a registry
+# on 127.0.0.1; scripts/ci-local.sh says what it covers and what only GitLab does.
+.PHONY: ci-local ci-local-clean
+CI_LOCAL_PYTHONS       ?= 3.11
+CI_LOCAL_REGISTRY_PORT ?= 5055
+export CI_LOCAL_PYTHONS CI_LOCAL_REGISTRY_PORT
+
+ci-local: venv engine ## run the GitLab pipeline here (gitlab-ci-local, registry on 127.0.0.1)
+	@scripts/ci-local.sh run
+
+ci-local-clean: ## remove the local registry's data and gitlab-ci-local's state
+	@scripts/ci-local.sh clean
+
+# The pipeline's lint jobs check the files `make lint` checks.
+ci-print-%:
+	@echo $($*)
+
 # --- benchmarks and reliability ---
 # Both drive load with Debian's wrk; scripts/lib.sh installs it when missing.
 .PHONY: bench test-reliability wrk
