@@ -91,7 +91,7 @@ RUN set -eux; \
 
 COPY --from=builder /opt/venv /opt/venv
 COPY uwsgi/uwsgi.ini /etc/flask-uwsgi/uwsgi.ini
-COPY uwsgi/uwsgi_app_loader.py /usr/local/lib/flask-uwsgi/python/uwsgi_app_loader.py
+COPY uwsgi/uwsgi_app_loader.py uwsgi/uwsgi_hot_reload.py /usr/local/lib/flask-uwsgi/python/
 COPY entrypoint/ /usr/local/lib/flask-uwsgi/
 
 # The app's environment comes first on PATH: python, pip and uwsgi are the venv's.

@@ -92,6 +92,7 @@ fu_validate() {
 	fu_check_port PORT
 	fu_check_app_module
 	fu_check_uwsgi_numbers
+	fu_bool HOT_RELOAD || :
 	FU_DEBUG=0
 	fu_bool DEBUGPY_WAIT || :
 	fu_check_port DEBUGPY_PORT
@@ -104,16 +105,40 @@ fu_validate() {
 			return 0
 		fi
 		FU_DEBUG=1
-		local workers last
-		workers="$(fu_debug_workers)"
-		last=$((10#$DEBUGPY_PORT + workers - 1))
-		if ((last > 65535)); then
-			fu_die "DEBUGPY_PORT=\"$DEBUGPY_PORT\" leaves no room for $workers workers' ports (up to $last > 65535)"
-		fi
-		if ((10#$PORT >= 10#$DEBUGPY_PORT && 10#$PORT <= last)); then
-			fu_die "PORT=\"$PORT\" collides with the debug ports $DEBUGPY_PORT-$last (DEBUGPY_PORT)"
-		fi
+		case "${DEBUGPY_PORTS,,}" in
+			one)
+				if ((10#$PORT == 10#$DEBUGPY_PORT)); then
+					fu_die "PORT=\"$PORT\" collides with the debug port (DEBUGPY_PORT)"
+				fi
+				;;
+			per-worker)
+				local workers last
+				workers="$(fu_debug_workers)"
+				last=$((10#$DEBUGPY_PORT + workers - 1))
+				if ((last > 65535)); then
+					fu_die "DEBUGPY_PORT=\"$DEBUGPY_PORT\" leaves no room for $workers workers' ports (up to $last > 65535)"
+				fi
+				if ((10#$PORT >= 10#$DEBUGPY_PORT && 10#$PORT <= last)); then
+					fu_die "PORT=\"$PORT\" collides with the debug ports $DEBUGPY_PORT-$last (DEBUGPY_PORT)"
+				fi
+				;;
+			*) fu_die "DEBUGPY_PORTS=\"$DEBUGPY_PORTS\" is not one or per-worker" ;;
+		esac
 	fi
+}
+
+# DEBUGPY_PORTS=one: uWSGI adopts a debug hub whose pid is in the pidfile (so
+# one that outlived a killed master keeps its session). A pidfile left by an
+# earlier run of the container, its pid now someone else's, would stop the
+# hub from starting: remove it.
+fu_clear_stale_debug_hub() {
+	local pidfile=/tmp/flask-uwsgi-debugpy-hub.pid pid
+	[ -f "$pidfile" ] || return 0
+	pid="$(<"$pidfile")"
+	if [[ "$pid" =~ ^[0-9]+$ ]] && grep -qs 'uwsgi_debugpy.py' "/proc/$pid/cmdline"; then
+		return 0
+	fi
+	rm -f "$pidfile" /tmp/flask-uwsgi-debugpy-hub.json
 }
 
 # Drop-ins, in C-locale sorted order: *.envsh are sourced (they may export
@@ -168,10 +193,10 @@ fu_uwsgi_command() {
 	# uWSGI reads UWSGI_* itself, but before its command line, so an ini file
 	# given there would win. Passed here as --set, after the ini files, they
 	# win; removed from the environment, list options are not added twice.
-	# What debug.ini forces to 0 (harakiri, cheaper, ...) beats UWSGI_* too: say so.
+	# What debug.ini forces (no harakiri, no cheaper, ...) beats UWSGI_* too: say so.
 	local var option forced=" "
 	if ((FU_DEBUG)); then
-		forced+="$(awk -F ' *= *' '/^[a-z-]+ *= *0$/ { printf "%s ", $1 }' "$FLASK_UWSGI_ETC/debug.ini")"
+		forced+="$(awk -F ' *= *' '/^[a-z-]+ *= *[0-9]+$/ { printf "%s ", $1 }' "$FLASK_UWSGI_ETC/debug.ini")"
 	fi
 	while IFS= read -r var; do
 		option="${var#UWSGI_}"
@@ -186,12 +211,18 @@ fu_uwsgi_command() {
 	FU_UWSGI+=("$@")
 	if ((FU_DEBUG)); then
 		FU_UWSGI+=(--ini "$FLASK_UWSGI_ETC/debug.ini")
+		if [ "${DEBUGPY_PORTS,,}" = one ]; then
+			FU_UWSGI+=(--ini "$FLASK_UWSGI_ETC/debug-one-port.ini")
+		fi
 	fi
 }
 
 # usage: fu_exec_uwsgi [EXTRA_UWSGI_ARG...]
 fu_exec_uwsgi() {
 	fu_uwsgi_command "$@"
+	if ((FU_DEBUG)); then
+		fu_clear_stale_debug_hub
+	fi
 	fu_log "starting: ${FU_UWSGI[*]}"
 	exec "${FU_UWSGI[@]}"
 }

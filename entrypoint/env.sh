@@ -39,6 +39,14 @@
 # Default: (empty)
 : "${ENTRYPOINT_QUIET_LOGS:=}"
 
+# HOT_RELOAD: 1/true/yes/on reload uWSGI gracefully (the container keeps
+# running) within about a second of a change to any loaded Python file: for
+# development with the source bind-mounted on /app. While the app cannot be
+# imported, requests get a 500 page with the error and the next save reloads
+# again. 0/false/no/off or empty: off; anything else is an error.
+# Default: (empty, off)
+: "${HOT_RELOAD:=}"
+
 # --- dev image only ----------------------------------------------------------
 
 # DEBUGPY_ENABLE: 1/true/yes/on start debugpy in every uWSGI worker;
@@ -52,10 +60,17 @@
 # Default: 0.0.0.0
 : "${DEBUGPY_HOST:=0.0.0.0}"
 
-# DEBUGPY_PORT: the first worker's debug port; worker N listens on
-# DEBUGPY_PORT + N - 1.
+# DEBUGPY_PORT: the debug port. With DEBUGPY_PORTS=per-worker, worker 1's;
+# worker N listens on DEBUGPY_PORT + N - 1.
 # Default: 5678
 : "${DEBUGPY_PORT:=5678}"
+
+# DEBUGPY_PORTS: one: a single attach on DEBUGPY_PORT covers every worker;
+# workers started later (respawn, reload) join the session by themselves as
+# subprocesses. per-worker: each worker listens on its own port (attach to
+# each; the examples' launch.json has a compound configuration for that).
+# Default: one
+: "${DEBUGPY_PORTS:=one}"
 
 # DEBUGPY_WAIT: like DEBUGPY_ENABLE's values; when on, each worker waits for a
 # debugger to attach before it handles requests (uWSGI itself starts and
@@ -63,5 +78,5 @@
 # Default: (empty, off)
 : "${DEBUGPY_WAIT:=}"
 
-export APP_MODULE PORT PRESTART_SCRIPT HEALTHCHECK_PATH ENTRYPOINT_QUIET_LOGS \
-    DEBUGPY_ENABLE DEBUGPY_HOST DEBUGPY_PORT DEBUGPY_WAIT
+export APP_MODULE PORT PRESTART_SCRIPT HEALTHCHECK_PATH ENTRYPOINT_QUIET_LOGS HOT_RELOAD \
+    DEBUGPY_ENABLE DEBUGPY_HOST DEBUGPY_PORT DEBUGPY_PORTS DEBUGPY_WAIT

@@ -1,8 +1,9 @@
 """A small Debug Adapter Protocol client: Content-Length framed JSON over TCP.
 
 Enough of the protocol to attach to debugpy the way VS Code does, set
-breakpoints, wait for a stop, look at the stack, evaluate and continue.
-Standard library only.
+breakpoints, wait for a stop, look at the stack, evaluate and continue, and,
+like VS Code, to open a child session for each subprocess the adapter
+reports (``Session``). Standard library only.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import queue
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 
@@ -22,8 +24,18 @@ class DAPError(Exception):
 
 
 class DAPClient:
-    def __init__(self, host: str, port: int, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout: float = 30.0,
+        on_subprocess: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self.timeout = timeout
+        # Called (in a thread of its own) with the attach configuration of
+        # each subprocess the adapter reports; None: they are declined.
+        self.on_subprocess = on_subprocess
         self._sock = connect_with_retry(host, port, timeout)
         self._seq = itertools.count(1)
         self._responses: dict[int, queue.Queue[dict[str, Any]]] = {}
@@ -76,19 +88,29 @@ class DAPClient:
             box.put(message)
         elif message.get("type") == "event":
             self.event_log.append(message)
+            if message.get("event") == "debugpyAttach" and self.on_subprocess:
+                self._subprocess(message["body"])
             self._events.put(message)
         elif message.get("type") == "request":
-            # Reverse requests (runInTerminal, startDebugging): decline them.
+            # Reverse requests: startDebugging (a subprocess to attach to) when
+            # subprocesses are followed; anything else (runInTerminal) declined.
+            accepted = message["command"] == "startDebugging" and self.on_subprocess is not None
             self._send(
                 {
                     "seq": next(self._seq),
                     "type": "response",
                     "request_seq": message["seq"],
                     "command": message["command"],
-                    "success": False,
-                    "message": "not supported by this client",
+                    "success": accepted,
+                    **({} if accepted else {"message": "not supported by this client"}),
                 }
             )
+            if accepted:
+                self._subprocess(message["arguments"]["configuration"])
+
+    def _subprocess(self, config: dict[str, Any]) -> None:
+        assert self.on_subprocess is not None
+        threading.Thread(target=self.on_subprocess, args=(config,), daemon=True).start()
 
     # --- requests ------------------------------------------------------------
     def send_request(self, command: str, arguments: dict[str, Any] | None = None) -> int:
@@ -138,8 +160,13 @@ class DAPClient:
         breakpoints: dict[str, list[int]],
         *,
         just_my_code: bool = False,
+        config: dict[str, Any] | None = None,
     ) -> dict[str, list[dict[str, Any]]]:
-        """initialize, attach, setBreakpoints, configurationDone; returns breakpoint results."""
+        """initialize, attach, setBreakpoints, configurationDone; returns breakpoint results.
+
+        ``config``: the attach arguments as a launch.json entry or a subprocess
+        report gives them (they win over the defaults here).
+        """
         self.request(
             "initialize",
             {
@@ -151,17 +178,17 @@ class DAPClient:
                 "columnsStartAt1": True,
                 "supportsVariableType": True,
                 "supportsRunInTerminalRequest": False,
+                "supportsStartDebuggingRequest": self.on_subprocess is not None,
             },
         )
-        attach_seq = self.send_request(
-            "attach",
-            {
-                "request": "attach",
-                "type": "debugpy",
-                "justMyCode": just_my_code,
-                "pathMappings": path_mappings,
-            },
-        )
+        arguments = {
+            "request": "attach",
+            "type": "debugpy",
+            "justMyCode": just_my_code,
+            "pathMappings": path_mappings,
+            **(config or {}),
+        }
+        attach_seq = self.send_request("attach", arguments)
         self.wait_event("initialized")
         results = {}
         for path, lines in breakpoints.items():
@@ -191,6 +218,76 @@ class DAPClient:
             self._sock.close()
 
     def __enter__(self) -> DAPClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Session:
+    """One debug session as VS Code runs it: a root attach, plus a child
+    session for every subprocess the adapter reports, each given the same
+    breakpoints. Stops from any of them arrive on ``stops``.
+    """
+
+    def __init__(
+        self, host: str, port: int, path_mappings: list[dict[str, str]], breakpoints: dict[str, list[int]]
+    ) -> None:
+        self.host, self.port = host, port
+        self.path_mappings, self.breakpoints = path_mappings, breakpoints
+        self.children: dict[int, DAPClient] = {}
+        self.joined: queue.Queue[int] = queue.Queue()
+        self.stops: queue.Queue[tuple[DAPClient, dict[str, Any]]] = queue.Queue()
+        self._lock = threading.Lock()
+        self.root = DAPClient(host, port, on_subprocess=self._child)
+        self.root.attach(path_mappings, breakpoints)
+
+    def _child(self, config: dict[str, Any]) -> None:
+        # The report's connect address is the adapter's view of it; this
+        # client reaches the adapter where the root session did.
+        child = DAPClient(self.host, self.port, on_subprocess=self._child)
+        config = {k: v for k, v in config.items() if k != "connect"}
+        try:
+            child.attach(self.path_mappings, self.breakpoints, config=config)
+        except (DAPError, OSError):
+            child.close()
+            return
+        with self._lock:
+            self.children[config["subProcessId"]] = child
+        self.joined.put(config["subProcessId"])
+        threading.Thread(target=self._forward_stops, args=(child,), daemon=True).start()
+
+    def _forward_stops(self, child: DAPClient) -> None:
+        while True:
+            try:
+                event = child.wait_event("stopped", timeout=24 * 3600)
+            except DAPError:
+                return
+            self.stops.put((child, event["body"]))
+
+    def wait_joined(self, timeout: float = 30.0) -> int:
+        """The pid of the next subprocess whose child session is configured."""
+        try:
+            return self.joined.get(timeout=timeout)
+        except queue.Empty:
+            raise DAPError(f"no subprocess joined within {timeout} s") from None
+
+    def wait_stop(self, timeout: float = 30.0) -> tuple[DAPClient, dict[str, Any]]:
+        """The next stop: the child session it happened in, and the event body."""
+        try:
+            return self.stops.get(timeout=timeout)
+        except queue.Empty:
+            raise DAPError(f"no stop within {timeout} s") from None
+
+    def close(self) -> None:
+        with self._lock:
+            children = list(self.children.values())
+            self.children.clear()
+        for child in children:
+            child.close()
+        self.root.close()
+
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -14,6 +14,10 @@ When the app cannot be loaded, the last line of output names APP_MODULE and
 the cause, and the process exits with uWSGI's "no app" status (22), so the
 container stops instead of serving errors. A traceback comes first only when
 the app's own code raised.
+
+With HOT_RELOAD on (development), a broken save must not end the container:
+the same lines are logged, every request gets a 500 page with the error, and
+the files involved are watched so that the next save reloads uWSGI again.
 """
 
 from __future__ import annotations
@@ -23,12 +27,14 @@ import importlib
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 VARIABLE = "APP_MODULE"
 DEFAULT = "main:app"
+RELOAD_VARIABLE = "HOT_RELOAD"
+TRUE = {"1", "true", "yes", "on"}
 DEFAULT_CALLABLES = ("application", "app")
 # uWSGI's own exit status for "the app could not be loaded" (UWSGI_FAILED_APP_CODE).
 EXIT_NO_APP = 22
@@ -133,23 +139,88 @@ def load(spec: str) -> Callable[..., Any]:
     return obj
 
 
-def _fail(spec: str, error: AppModuleError) -> None:
+def _report(spec: str, error: AppModuleError) -> str:
+    """Log the error (traceback first when the app raised); return the one-line summary."""
     if error.show_traceback and error.__cause__ is not None:
         traceback.print_exception(error.__cause__, file=sys.stderr)
-    print(f"flask-uwsgi: error: {VARIABLE}={spec}: {error}", file=sys.stderr, flush=True)
+    line = f"flask-uwsgi: error: {VARIABLE}={spec}: {error}"
+    print(line, file=sys.stderr, flush=True)
     sys.stdout.flush()
+    return line
+
+
+def _fail(spec: str, error: AppModuleError) -> None:
+    _report(spec, error)
     # uWSGI would add its own lines and, with lazy-apps, respawn the worker;
     # leaving at once makes the error the last line and the exit status 22.
     os._exit(EXIT_NO_APP)
 
 
+def files_to_watch(error: BaseException, root: str) -> list[str]:
+    """The files under ``root`` that an import error involves, and ``root`` itself.
+
+    The broken file never made it into sys.modules, so the reloader would not
+    look at it. ``root`` is watched too: its mtime changes when a file is
+    created or renamed into it (a missing module added, an editor's atomic save).
+    """
+    root = os.path.abspath(root)
+    found: list[str] = []
+    for exc in _chain(error):
+        candidates = [frame.filename for frame in traceback.extract_tb(exc.__traceback__)]
+        if isinstance(exc, SyntaxError) and exc.filename:
+            candidates.append(exc.filename)
+        for name in candidates:
+            path = os.path.abspath(name)
+            if path.startswith(root + os.sep) and os.path.isfile(path) and path not in found:
+                found.append(path)
+    return [*found, root]
+
+
+def _chain(error: BaseException | None) -> Iterable[BaseException]:
+    while error is not None:
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def error_app(summary: str, error: AppModuleError) -> Callable[..., Any]:
+    """A WSGI app answering 500 with the load error, for development only."""
+    cause = error.__cause__ if error.show_traceback else None
+    details = "".join(traceback.format_exception(cause)) if cause is not None else ""
+    body = f"{summary}\n\n{details}The server reloads when you save a fix.\n".encode()
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response(
+            "500 Internal Server Error",
+            [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+    return application
+
+
+def hot_reload(environ: os._Environ[str] | dict[str, str]) -> bool:
+    return (environ.get(RELOAD_VARIABLE) or "").strip().lower() in TRUE
+
+
 def _application() -> Callable[..., Any]:
     spec = os.environ.get(VARIABLE) or DEFAULT
+    reload = hot_reload(os.environ)
     try:
-        return load(spec)
+        app = load(spec)
     except AppModuleError as error:
-        _fail(spec, error)
-        raise  # unreachable: _fail exits
+        if not reload:
+            _fail(spec, error)
+        summary = _report(spec, error)
+        print("flask-uwsgi: serving this error until a file changes (HOT_RELOAD)", file=sys.stderr, flush=True)
+        app = error_app(summary, error)
+        watched = files_to_watch(error.__cause__ or error, os.getcwd())
+    else:
+        watched = []
+    if reload:
+        import uwsgi_hot_reload
+
+        uwsgi_hot_reload.install(os.getcwd(), watched)
+    return app
 
 
 # Only inside uWSGI, which puts its embedded `uwsgi` module in sys.modules

@@ -91,6 +91,7 @@ def test_debug_on_dev(sh: Shell) -> None:
         ({"DEBUGPY_WAIT": "maybe"}, 'DEBUGPY_WAIT="maybe" is not a boolean'),
         ({"DEBUGPY_ENABLE": "debug"}, 'DEBUGPY_ENABLE="debug" is not a boolean'),
         ({"DEBUGPY_HOST": "a b"}, 'DEBUGPY_HOST="a b" is not an address'),
+        ({"HOT_RELOAD": "sometimes"}, 'HOT_RELOAD="sometimes" is not a boolean'),
         ({"PORT": "0"}, 'PORT="0" is not a port number'),
     ],
 )
@@ -104,18 +105,34 @@ def test_validate_rejects(sh: Shell, variant: str, env: dict[str, str], message:
     assert len(result.stderr.splitlines()) == 1
 
 
-def test_debug_ports_must_fit(sh: Shell) -> None:
+def test_debug_ports_mode_is_checked(sh: Shell) -> None:
     sh.make_dev()
-    result = sh.run("fu_validate", DEBUGPY_ENABLE="1", DEBUGPY_PORT="65535", UWSGI_PROCESSES="2")
+    result = sh.run("fu_validate", DEBUGPY_ENABLE="1", DEBUGPY_PORTS="each")
+    assert (result.status, result.stderr) == (
+        EX_CONFIG,
+        'flask-uwsgi: error: DEBUGPY_PORTS="each" is not one or per-worker\n',
+    )
+
+
+def test_per_worker_debug_ports_must_fit(sh: Shell) -> None:
+    sh.make_dev()
+    env = {"DEBUGPY_PORTS": "per-worker", "DEBUGPY_PORT": "65535", "UWSGI_PROCESSES": "2"}
+    result = sh.run("fu_validate", DEBUGPY_ENABLE="1", **env)
     assert result.status == EX_CONFIG
     assert "leaves no room for 2 workers' ports (up to 65536 > 65535)" in result.stderr
+    # One port for every worker: 65535 is fine.
+    assert sh.run("fu_validate", DEBUGPY_ENABLE="1", DEBUGPY_PORT="65535", UWSGI_PROCESSES="2").status == 0
 
 
 def test_debug_ports_must_not_collide_with_port(sh: Shell) -> None:
     sh.make_dev()
-    result = sh.run("fu_validate", DEBUGPY_ENABLE="1", PORT="5679", UWSGI_PROCESSES="3")
+    env = {"DEBUGPY_PORTS": "per-worker", "UWSGI_PROCESSES": "3"}
+    result = sh.run("fu_validate", DEBUGPY_ENABLE="1", PORT="5679", **env)
     assert result.status == EX_CONFIG
     assert 'PORT="5679" collides with the debug ports 5678-5680' in result.stderr
+    result = sh.run("fu_validate", DEBUGPY_ENABLE="1", PORT="5678")
+    assert result.status == EX_CONFIG
+    assert 'PORT="5678" collides with the debug port (DEBUGPY_PORT)' in result.stderr
 
 
 def command(sh: Shell, *args: str, **env: str) -> tuple[list[str], str]:
@@ -166,15 +183,19 @@ def test_debug_command(sh: Shell) -> None:
         "threads=2",
         "--ini",
         f"{sh.etc}/debug.ini",
+        "--ini",
+        f"{sh.etc}/debug-one-port.ini",
     ]
     assert stderr == ""
+    lines, _ = command(sh, DEBUGPY_ENABLE="1", DEBUGPY_PORTS="per-worker")
+    assert lines[-2:] == ["--ini", f"{sh.etc}/debug.ini"]
 
 
 def test_debug_command_keeps_explicit_processes_and_warns_on_harakiri(sh: Shell) -> None:
     sh.make_dev()
     lines, stderr = command(sh, DEBUGPY_ENABLE="1", UWSGI_PROCESSES="3", UWSGI_HARAKIRI="5")
     assert lines[3:5] == ["--set", "processes=3"]
-    assert lines[-2:] == ["--ini", f"{sh.etc}/debug.ini"]
+    assert lines[-4:-2] == ["--ini", f"{sh.etc}/debug.ini"]
     assert stderr.strip() == (
         "flask-uwsgi: warning: UWSGI_HARAKIRI is ignored while the debugger is on: "
         "a worker paused at a breakpoint must not be killed"

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
-from tests.dap import DAPClient
+from tests.dap import DAPClient, Session
 from tests.images.conftest import HELLO, Running, holds, http_get
 from tests.images.test_prod import listening_ports, process_table
 
@@ -20,11 +19,21 @@ MAPPINGS = [{"localRoot": str(HELLO), "remoteRoot": "/app"}]
 
 
 def start_debug(run: Run, workers: int = 1, **env: str) -> Running:
-    ports = tuple(5678 + i for i in range(workers))
-    app = run("dev", env={"DEBUGPY_ENABLE": "1", **env}, ports=(8080, *ports))
+    """A dev container with the debugger on, once every worker can be debugged."""
+    if env.get("DEBUGPY_PORTS") == "per-worker":
+        app = run("dev", env={"DEBUGPY_ENABLE": "1", **env}, ports=(8080, *(5678 + i for i in range(workers))))
+        for worker in range(1, workers + 1):
+            app.wait_log(rf"^debugpy listening on 0\.0\.0\.0:{5677 + worker} \(worker {worker}\)$")
+        return app
+    app = run("dev", env={"DEBUGPY_ENABLE": "1", **env}, ports=(8080, 5678))
+    app.wait_log(r"^debugpy listening on 0\.0\.0\.0:5678 \(every worker\)$")
     for worker in range(1, workers + 1):
-        app.wait_log(rf"^debugpy listening on 0\.0\.0\.0:{5677 + worker} \(worker {worker}\)$")
+        app.wait_log(rf"^debugpy: worker {worker} joined the debug session on port 5678$")
     return app
+
+
+def worker_pids(app: Running) -> set[int]:
+    return {pid for pid, _, cmd in process_table(app) if cmd.startswith("uWSGI worker")}
 
 
 def request_in_background(app: Running, results: list) -> threading.Thread:
@@ -36,12 +45,11 @@ def request_in_background(app: Running, results: list) -> threading.Thread:
 def test_breakpoint_in_a_view_is_hit(run: Run) -> None:
     app = start_debug(run)
     assert listening_ports(app) == {8080, 5678}
-    with DAPClient("127.0.0.1", app.ports[5678]) as dap:
-        breakpoints = dap.attach(MAPPINGS, {str(MAIN): [BREAK_LINE]})
-        assert [bp["verified"] for bp in breakpoints[str(MAIN)]] == [True]
+    with Session("127.0.0.1", app.ports[5678], MAPPINGS, {str(MAIN): [BREAK_LINE]}) as session:
+        assert session.wait_joined() in worker_pids(app)
         results: list = []
         thread = request_in_background(app, results)
-        stopped = dap.wait_event("stopped")["body"]
+        dap, stopped = session.wait_stop()
         assert stopped["reason"] == "breakpoint"
         frame = dap.top_frame(stopped["threadId"])
         assert (frame["source"]["path"], frame["line"]) == (str(MAIN), BREAK_LINE)
@@ -55,10 +63,67 @@ def test_breakpoint_in_a_view_is_hit(run: Run) -> None:
     assert "frozen modules" not in app.logs()
 
 
-def test_every_worker_hits_the_breakpoint(run: Run) -> None:
+def test_per_worker_port_breakpoint_is_hit(run: Run) -> None:
+    app = start_debug(run, DEBUGPY_PORTS="per-worker")
+    assert listening_ports(app) == {8080, 5678}
+    with DAPClient("127.0.0.1", app.ports[5678]) as dap:
+        breakpoints = dap.attach(MAPPINGS, {str(MAIN): [BREAK_LINE]})
+        assert [bp["verified"] for bp in breakpoints[str(MAIN)]] == [True]
+        results: list = []
+        thread = request_in_background(app, results)
+        stopped = dap.wait_event("stopped")["body"]
+        frame = dap.top_frame(stopped["threadId"])
+        assert (frame["source"]["path"], frame["line"]) == (str(MAIN), BREAK_LINE)
+        dap.request("continue", {"threadId": stopped["threadId"]})
+        thread.join(30)
+    assert results and results[0][0] == 200
+
+
+def test_one_attach_covers_every_worker(run: Run) -> None:
     # One thread per worker: while worker A is paused, only worker B can take
     # the next request, so both must stop at the breakpoint.
     app = start_debug(run, workers=2, UWSGI_PROCESSES="2", UWSGI_THREADS="1")
+    assert listening_ports(app) == {8080, 5678}
+    with Session("127.0.0.1", app.ports[5678], MAPPINGS, {str(MAIN): [BREAK_LINE]}) as session:
+        assert {session.wait_joined(), session.wait_joined()} == worker_pids(app)
+        results: list = []
+        threads, stops = [], []
+        for _ in (1, 2):
+            threads.append(request_in_background(app, results))
+            dap, stopped = session.wait_stop()
+            frame = dap.top_frame(stopped["threadId"])
+            assert (frame["source"]["path"], frame["line"]) == (str(MAIN), BREAK_LINE)
+            stops.append((dap, stopped, int(dap.evaluate("__import__('os').getpid()", frame["id"]))))
+        assert {pid for _, _, pid in stops} == worker_pids(app), "both workers stopped at the breakpoint"
+        for dap, stopped, _ in stops:
+            dap.request("continue", {"threadId": stopped["threadId"]})
+        for thread in threads:
+            thread.join(30)
+    assert [status for status, _ in results] == [200, 200]
+
+
+def test_respawned_worker_joins_the_session_by_itself(run: Run) -> None:
+    app = start_debug(run)
+    with Session("127.0.0.1", app.ports[5678], MAPPINGS, {str(MAIN): [BREAK_LINE]}) as session:
+        (old,) = worker_pids(app)
+        assert session.wait_joined() == old
+        app.exec("bash", "-c", f"kill -KILL {old}")
+        new = session.wait_joined()
+        assert new != old and worker_pids(app) == {new}
+        results: list = []
+        thread = request_in_background(app, results)
+        dap, stopped = session.wait_stop()
+        frame = dap.top_frame(stopped["threadId"])
+        assert int(dap.evaluate("__import__('os').getpid()", frame["id"])) == new
+        dap.request("continue", {"threadId": stopped["threadId"]})
+        thread.join(30)
+    assert results and results[0][0] == 200
+
+
+def test_every_worker_hits_the_breakpoint_on_its_own_port(run: Run) -> None:
+    # One thread per worker: while worker A is paused, only worker B can take
+    # the next request, so both must stop at the breakpoint.
+    app = start_debug(run, workers=2, DEBUGPY_PORTS="per-worker", UWSGI_PROCESSES="2", UWSGI_THREADS="1")
     clients = [DAPClient("127.0.0.1", app.ports[port]) for port in (5678, 5679)]
     stops: dict[int, dict] = {}
     stopped = threading.Condition()
@@ -97,11 +162,11 @@ def test_every_worker_hits_the_breakpoint(run: Run) -> None:
 def test_paused_worker_outlives_harakiri(run: Run) -> None:
     app = start_debug(run, UWSGI_HARAKIRI="1")
     assert "UWSGI_HARAKIRI is ignored while the debugger is on" in app.logs()
-    with DAPClient("127.0.0.1", app.ports[5678]) as dap:
-        dap.attach(MAPPINGS, {str(MAIN): [BREAK_LINE]})
+    with Session("127.0.0.1", app.ports[5678], MAPPINGS, {str(MAIN): [BREAK_LINE]}) as session:
+        session.wait_joined()
         results: list = []
         thread = request_in_background(app, results)
-        stopped = dap.wait_event("stopped")["body"]
+        dap, stopped = session.wait_stop()
         # The only worker is paused, and the container is still healthy.
         assert app.exec("flask-uwsgi-healthcheck") == (0, "healthy: port 8080 accepts connections (debug mode)\n")
         # uWSGI checks harakiri every second: three seconds paused would be killed.
@@ -112,28 +177,42 @@ def test_paused_worker_outlives_harakiri(run: Run) -> None:
 
 
 @pytest.mark.parametrize("lazy", ["0", "1"])
-def test_listens_in_workers_only_also_with_lazy_apps(run: Run, lazy: str) -> None:
-    app = start_debug(run, UWSGI_LAZY_APPS=lazy)
+@pytest.mark.parametrize(("mode", "started"), [("one", "joined the debug session"), ("per-worker", "listening on")])
+def test_starts_in_workers_only_also_with_lazy_apps(run: Run, lazy: str, mode: str, started: str) -> None:
+    app = start_debug(run, UWSGI_LAZY_APPS=lazy, DEBUGPY_PORTS=mode)
     assert app.wait_http()[0] == 200
     logs = app.logs()
-    assert logs.count("debugpy listening on") == 1, logs
+    assert logs.count(f"debugpy: worker 1 {started}") + logs.count(f"debugpy {started} 0.0.0.0:5678 (worker 1)") == 1
 
 
-def test_wait_for_client_holds_requests_until_attach(run: Run, tmp_path: Path) -> None:
-    app = run("dev", env={"DEBUGPY_ENABLE": "1", "DEBUGPY_WAIT": "1"}, ports=(8080, 5678))
-    app.wait_log(r"^debugpy: worker 1 waits for a debugger on port 5678$")
+@pytest.mark.parametrize(
+    ("mode", "waiting"),
+    [
+        ("one", r"^debugpy: waiting for a debugger on port 5678 before workers start$"),
+        ("per-worker", r"^debugpy: worker 1 waits for a debugger on port 5678$"),
+    ],
+)
+def test_wait_for_client_holds_requests_until_attach(run: Run, mode: str, waiting: str) -> None:
+    env = {"DEBUGPY_ENABLE": "1", "DEBUGPY_WAIT": "1", "DEBUGPY_PORTS": mode}
+    app = run("dev", env=env, ports=(8080, 5678))
+    app.wait_log(waiting)
     results: list = []
     thread = request_in_background(app, results)
     thread.join(2)
     assert results == []  # accepted by uWSGI's socket, not answered yet
-    with DAPClient("127.0.0.1", app.ports[5678]) as dap:
-        dap.attach(MAPPINGS, {})
-        thread.join(30)
+    if mode == "one":
+        with Session("127.0.0.1", app.ports[5678], MAPPINGS, {}) as session:
+            session.wait_joined()
+            thread.join(30)
+    else:
+        with DAPClient("127.0.0.1", app.ports[5678]) as dap:
+            dap.attach(MAPPINGS, {})
+            thread.join(30)
     assert results and results[0][0] == 200
 
 
 def test_respawned_worker_waits_for_its_port_then_listens_again(run: Run) -> None:
-    app = start_debug(run)
+    app = start_debug(run, DEBUGPY_PORTS="per-worker")
     dap = DAPClient("127.0.0.1", app.ports[5678])
     try:
         dap.attach(MAPPINGS, {})

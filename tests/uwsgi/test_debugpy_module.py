@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+import json
+import os
 import socket
 import sys
 from pathlib import Path
@@ -12,12 +14,33 @@ import uwsgi_debugpy
 
 
 def test_settings_defaults() -> None:
-    assert uwsgi_debugpy.settings({}) == ("0.0.0.0", 5678, False)
+    assert uwsgi_debugpy.settings({}) == uwsgi_debugpy.Settings(
+        "0.0.0.0", 5678, wait=False, mode="one", hub_file=uwsgi_debugpy.HUB_FILE
+    )
 
 
 def test_settings_from_environment() -> None:
-    env = {"DEBUGPY_HOST": "127.0.0.1", "DEBUGPY_PORT": "6000", "DEBUGPY_WAIT": "Yes"}
-    assert uwsgi_debugpy.settings(env) == ("127.0.0.1", 6000, True)
+    env = {"DEBUGPY_HOST": "127.0.0.1", "DEBUGPY_PORT": "6000", "DEBUGPY_WAIT": "Yes", "DEBUGPY_PORTS": "Per-Worker"}
+    config = uwsgi_debugpy.settings(env)
+    assert (config.host, config.port, config.wait, config.mode) == ("127.0.0.1", 6000, True, "per-worker")
+
+
+def test_hub_file_is_private_and_replaced_whole(tmp_path: Path) -> None:
+    path = tmp_path / "hub.json"
+    uwsgi_debugpy.write_private(str(path), {"pid": 1, "access_token": "secret"})
+    uwsgi_debugpy.write_private(str(path), {"pid": 2, "access_token": "secret"})
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert json.loads(path.read_text())["pid"] == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["hub.json"]
+
+
+def test_read_hub_waits_for_a_live_hub(tmp_path: Path) -> None:
+    path = tmp_path / "hub.json"
+    assert uwsgi_debugpy.read_hub(str(path), timeout=0.2) is None
+    path.write_text(json.dumps({"pid": 2**22 + 1}))  # above pid_max: not alive
+    assert uwsgi_debugpy.read_hub(str(path), timeout=0.2) is None
+    path.write_text(json.dumps({"pid": os.getpid(), "port": 1}))
+    assert uwsgi_debugpy.read_hub(str(path), timeout=0.2) == {"pid": os.getpid(), "port": 1}
 
 
 @pytest.mark.parametrize(("worker", "port"), [(1, 5678), (2, 5679), (8, 5685)])
