@@ -206,13 +206,15 @@ release_tags() {
 
 release() {
 	need CI_REGISTRY CI_REGISTRY_IMAGE CI_REGISTRY_USER CI_REGISTRY_PASSWORD PYTHON_VERSION DEFAULT_PYTHON
-	local tls="${REGISTRY_TLS_VERIFY:-true}" authfile source tag
-	authfile="$(mktemp)"
-	trap 'rm -f "$authfile"' RETURN
+	local tls="${REGISTRY_TLS_VERIFY:-true}" dir authfile source tag
+	# Credentials of this job only (skopeo wants a file that is absent or JSON).
+	dir="$(mktemp -d)"
+	authfile="$dir/auth.json"
+	trap 'rm -rf "$dir"' RETURN
 	printf '%s' "$CI_REGISTRY_PASSWORD" | skopeo login --authfile "$authfile" --tls-verify="$tls" \
 		--username "$CI_REGISTRY_USER" --password-stdin "$CI_REGISTRY" >/dev/null ||
 		die "skopeo login to CI_REGISTRY=$CI_REGISTRY failed"
-	release_tags >"$authfile.tags"
+	release_tags >"$dir/tags"
 	while read -r source tag; do
 		# --all: the manifest list and every architecture's image, not just ours.
 		skopeo copy --quiet --all --retry-times 3 --authfile "$authfile" \
@@ -220,8 +222,7 @@ release() {
 			"docker://$source" "docker://$CI_REGISTRY_IMAGE:$tag" ||
 			die "copying $source to $CI_REGISTRY_IMAGE:$tag failed"
 		say "released $CI_REGISTRY_IMAGE:$tag ($source)"
-	done <"$authfile.tags"
-	rm -f "$authfile.tags"
+	done <"$dir/tags"
 }
 
 case "${1:-}" in
