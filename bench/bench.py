@@ -57,6 +57,9 @@ WRK_SCRIPT = BENCH / "report.lua"
 GUNICORN_IMAGE = "flask-uwsgi-bench-gunicorn:latest"
 REBUILD_IMAGE = "flask-uwsgi-bench-rebuild:latest"
 LABEL = "io.github.flask-uwsgi.bench"
+# Debug mode with a port per worker, attached to by the plain DAP client: the
+# measures are then those of debugpy in the worker, with no relay between.
+DEBUG_ENV = {"DEBUGPY_ENABLE": "1", "DEBUGPY_PORTS": "per-worker"}
 MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
@@ -240,6 +243,8 @@ def measure_sizes(client: docker.DockerClient, settings: Settings) -> dict[str, 
     base_size = client.images.get(base).attrs["Size"] if base else None
     dev_base = base_of(client, settings.dev, settings.prod)
     return {
+        "prod_id": client.images.get(settings.prod).id,
+        "dev_id": client.images.get(settings.dev).id,
         "prod": size[settings.prod],
         "dev": size[settings.dev],
         "base_image": base,
@@ -263,9 +268,17 @@ def docker_build(context: Path, *args: str) -> None:
         raise RuntimeError(f"docker build {' '.join(args)} failed:\n{result.stderr[-3000:]}")
 
 
-def build_gunicorn(settings: Settings) -> str:
+def build_gunicorn(client: docker.DockerClient, settings: Settings) -> str:
     log(f"building {GUNICORN_IMAGE} on {settings.prod}")
+    previous = None
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        previous = client.images.get(GUNICORN_IMAGE).id
     docker_build(BENCH, "-f", "Dockerfile.gunicorn", "-t", GUNICORN_IMAGE, "--build-arg", f"PROD_IMAGE={settings.prod}")
+    # Kept between runs (a rebuild on the same prod image is all cache); one built
+    # on an older prod image is of no further use.
+    if previous and previous != client.images.get(GUNICORN_IMAGE).id:
+        with contextlib.suppress(docker.errors.APIError):
+            client.images.remove(previous)
     return GUNICORN_IMAGE
 
 
@@ -305,13 +318,13 @@ def breakpoint_line() -> int:
 
 def measure_breakpoint(box: Docker, dev: str, runs: int) -> dict[str, Any]:
     """Seconds from connecting a DAP client to the stop at a breakpoint in the view."""
-    server = Server("dev-debug", "dev, debugger on", dev, env={"DEBUGPY_ENABLE": "1"}, debug_ports=(5678,))
+    server = Server("dev-debug", "dev, debugger on", dev, env=DEBUG_ENV, debug_ports=(5678,))
     main = str(HELLO / "main.py")
     mappings = [{"localRoot": str(HELLO), "remoteRoot": "/app"}]
     seconds = []
     for _ in range(runs):
         container, mapping = box.run(server)
-        wait_log(container, r"^debugpy listening on .* \(worker 1\)$")
+        wait_log(container, r"^debugpy listening on .*:5678 ")
         wait_200(container, f"http://127.0.0.1:{mapping[8080]}/")
         began = time.monotonic()
         with DAPClient("127.0.0.1", mapping[5678]) as dap:
@@ -450,11 +463,11 @@ def servers(settings: Settings) -> list[Server]:
         Server("dev", "flask-uwsgi dev, debugger off", settings.dev),
         Server(
             "dev-attached",
-            "flask-uwsgi dev, DAP client attached, no breakpoints",
+            "flask-uwsgi dev, a DAP client attached to each worker, no breakpoints",
             settings.dev,
             # Debug mode runs one worker unless told; two keep the comparison fair,
             # each with its own debug port and its own attached client.
-            env={"DEBUGPY_ENABLE": "1", "UWSGI_PROCESSES": "2"},
+            env={**DEBUG_ENV, "UWSGI_PROCESSES": "2"},
             debug_ports=(5678, 5679),
         ),
         Server(
@@ -571,7 +584,7 @@ def render(results: dict[str, Any]) -> str:
         f"({megabytes(s['base'])}) | {megabytes(s['dev_over_prod'])} over prod |",
         f"| `docker run` to first HTTP 200 | {seconds(results['start']['prod']['start'])} | "
         f"{seconds(results['start']['dev']['start'])}; "
-        f"{seconds(results['start']['dev-debug']['start'])} with `DEBUGPY_ENABLE=1` |",
+        f"{seconds(results['start']['dev-debug']['start'])} with `DEBUGPY_ENABLE=1` (a debug port per worker) |",
         f"| `docker stop`, idle | {seconds(results['start']['prod']['stop'])}, "
         f"exit {sorted(set(results['start']['prod']['exit_codes']))} | "
         f"{seconds(results['start']['dev']['stop'])}, exit {sorted(set(results['start']['dev']['exit_codes']))} |",
@@ -667,14 +680,14 @@ def main() -> int:
         with step("image sizes"):
             results["sizes"] = measure_sizes(box.client, settings)
         with step("gunicorn image"):
-            build_gunicorn(settings)
+            build_gunicorn(box.client, settings)
             results["versions"] = versions(box.client, settings)
         with step("start and stop"):
             results["start"] = {
                 "prod": measure_start_stop(box, Server("prod", "prod", settings.prod), settings.runs),
                 "dev": measure_start_stop(box, Server("dev", "dev", settings.dev), settings.runs),
                 "dev-debug": measure_start_stop(
-                    box, Server("dev-debug", "dev", settings.dev, env={"DEBUGPY_ENABLE": "1"}), settings.runs
+                    box, Server("dev-debug", "dev", settings.dev, env=DEBUG_ENV), settings.runs
                 ),
             }
         with step("breakpoint"):
@@ -686,6 +699,14 @@ def main() -> int:
     finally:
         box.remove_all()
     results["machine_end"] = machine(box.client)
+    sizes = results["sizes"]
+    results["images_changed"] = [
+        name
+        for name, key in ((settings.prod, "prod_id"), (settings.dev, "dev_id"))
+        if box.client.images.get(name).id != sizes[key]
+    ]
+    if results["images_changed"]:
+        log(f"warning: {', '.join(results['images_changed'])} changed during the run: measure again")
     results["seconds"] = round(time.monotonic() - began)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
