@@ -32,10 +32,10 @@ PYTHON_FILES := uwsgi supervisor tests
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
-demo: images ## build the images and run examples/hello with the debugger on 127.0.0.1
+demo: images venv ## build the images and start examples/hello's dev stack (debugger, reload) on 127.0.0.1
 	@scripts/demo.sh start
 
-demo-stop: ## stop the demo container
+demo-stop: ## stop the demo stack
 	@scripts/demo.sh stop
 
 images: engine ## build $(PROD_IMAGE) and $(DEV_IMAGE)

@@ -1,50 +1,59 @@
 #!/usr/bin/env bash
-# make demo: run examples/hello on the dev image with the debugger on, ports
-# published on 127.0.0.1 only, and say where to point a browser and VS Code.
+# make demo: examples/hello's development stack, as `docker compose up` runs
+# it from that folder (dev image, debugger, source mounted, reload on save),
+# ports on 127.0.0.1 only; then say where to point a browser and VS Code.
 #
 #   scripts/demo.sh start | stop
-#   DEV_IMAGE (flask-uwsgi:dev), DEMO_HTTP_PORT (8080), DEMO_DEBUG_PORT (5678)
+#   PROD_IMAGE, DEV_IMAGE (flask-uwsgi:latest, :dev),
+#   DEMO_HTTP_PORT (8080), DEMO_DEBUG_PORT (5678; per-worker mode adds the next)
 set -Eeuo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../examples/hello"
 
+: "${PROD_IMAGE:=flask-uwsgi:latest}"
 : "${DEV_IMAGE:=flask-uwsgi:dev}"
 : "${DEMO_HTTP_PORT:=8080}"
 : "${DEMO_DEBUG_PORT:=5678}"
-name=flask-uwsgi-demo
-app_dir="$PWD/examples/hello"
+project=flask-uwsgi-demo
 
 # shellcheck source=scripts/lib.sh
-. scripts/lib.sh
+. ../../scripts/lib.sh
 
-# The app answers, or the container is gone (waiting is over either way).
-answered_or_gone() {
-	curl -fsS -o /dev/null "$1" 2>/dev/null ||
-		[ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" != true ]
+demo_compose() {
+	FLASK_UWSGI_IMAGE="$PROD_IMAGE" FLASK_UWSGI_DEV_IMAGE="$DEV_IMAGE" \
+		HTTP_PORT="$DEMO_HTTP_PORT" DEBUG_PORTS="$DEMO_DEBUG_PORT-$((DEMO_DEBUG_PORT + 1))" \
+		docker compose -p "$project" "$@"
 }
 
-stop() { docker rm -f "$name" >/dev/null 2>&1 || :; }
+# Every worker has joined the debug session, or the stack is gone.
+debuggable_or_gone() {
+	local logs
+	logs="$(demo_compose logs --no-log-prefix web 2>/dev/null)"
+	[[ "$logs" == *"worker 2 joined the debug session"* ]] || [ -z "$(demo_compose ps -q web)" ] ||
+		[ "$(docker inspect -f '{{.State.Running}}' "$(demo_compose ps -q web)")" != true ]
+}
+
+stop() { demo_compose down -t 3 >/dev/null 2>&1 || :; }
 
 start() {
 	stop
-	# The debug port runs any code sent to it: 127.0.0.1 only, never 0.0.0.0.
-	docker run -d --name "$name" \
-		-p "127.0.0.1:$DEMO_HTTP_PORT:8080" \
-		-p "127.0.0.1:$DEMO_DEBUG_PORT:5678" \
-		-e DEBUGPY_ENABLE=1 \
-		-v "$app_dir:/app" \
-		"$DEV_IMAGE" >/dev/null
+	local output
+	if ! output="$(demo_compose up -d --build 2>&1)"; then
+		printf '%s\n' "$output" >&2
+		die "docker compose up failed in examples/hello"
+	fi
 	local url="http://127.0.0.1:$DEMO_HTTP_PORT/"
-	wait_until 60 answered_or_gone "$url" || :
+	wait_until 60 debuggable_or_gone || :
 	if ! curl -fsS -o /dev/null "$url"; then
-		docker logs --tail 30 "$name" >&2
-		die "the demo container did not serve $url"
+		demo_compose logs --tail 30 >&2
+		die "the demo stack did not serve $url"
 	fi
 	cat <<MSG
-flask-uwsgi demo is running (container $name, image $DEV_IMAGE)
+flask-uwsgi demo is running (Compose project $project, from examples/hello, image $DEV_IMAGE)
   app:       $url
-  debugger:  127.0.0.1:$DEMO_DEBUG_PORT  (VS Code: open examples/hello, Run "Attach to flask-uwsgi")
-  code:      $app_dir is mounted at /app
-  logs:      docker logs -f $name
+  debugger:  127.0.0.1:$DEMO_DEBUG_PORT, one attach for both workers
+             (VS Code: open examples/hello, Run "Attach to flask-uwsgi")
+  code:      examples/hello is mounted at /app; saving main.py reloads it
+  logs:      docker compose -p $project logs -f
   stop:      make demo-stop
 MSG
 }
