@@ -176,9 +176,19 @@ check_reports() {
 	PYTHON
 }
 
+# The test job leaves the images it pulled on this engine (on GitLab the job's
+# engine goes away with the job).
+remove_images() {
+	local ids
+	ids="$(docker image ls -q --filter "reference=$image:*" | sort -u)"
+	# shellcheck disable=SC2086 # one id a word
+	[ -z "$ids" ] || docker image rm -f $ids >/dev/null 2>&1 || true
+}
+
 finish() {
 	local status=$?
 	stop_registry
+	remove_images
 	docker logout "$registry" >/dev/null 2>&1 || true
 	say "ci-local: $( ((status == 0)) && echo passed || echo FAILED) in $((SECONDS - started)) s"
 }
