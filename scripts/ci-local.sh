@@ -179,10 +179,10 @@ check_reports() {
 # The test job leaves the images it pulled on this engine (on GitLab the job's
 # engine goes away with the job).
 remove_images() {
-	local ids
-	ids="$(docker image ls -q --filter "reference=$image:*" | sort -u)"
-	# shellcheck disable=SC2086 # one id a word
-	[ -z "$ids" ] || docker image rm -f $ids >/dev/null 2>&1 || true
+	local tags
+	# By tag, not id: untagging a prod image its dev image builds on still works.
+	mapfile -t tags < <(docker image ls --format '{{.Repository}}:{{.Tag}}' --filter "reference=$image:*")
+	[ "${#tags[@]}" = 0 ] || docker image rm "${tags[@]}" >/dev/null 2>&1 || true
 }
 
 finish() {
