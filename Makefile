@@ -24,8 +24,9 @@ export IMAGE PYTHON_VERSION BASE_IMAGE PROD_IMAGE DEV_IMAGE BUILDER BUILD \
        VERSION REVISION DEMO_HTTP_PORT DEMO_DEBUG_PORT
 
 BIN := $(VENV)/bin
-SHELL_FILES := entrypoint/*.sh scripts/*.sh .ci/run
-PYTHON_FILES := uwsgi supervisor tests
+DOCKERFILES := Dockerfile Dockerfile.dev bench/Dockerfile.gunicorn examples/*/Dockerfile
+SHELL_FILES := entrypoint/*.sh scripts/*.sh .ci/run examples/*/prestart.sh
+PYTHON_FILES := uwsgi supervisor tests bench
 
 .PHONY: help demo demo-stop images base-offline engine lint test test-unit test-images venv clean
 
@@ -59,7 +60,7 @@ $(VENV)/.installed: requirements/test.txt
 	touch $@
 
 lint: venv ## hadolint, shellcheck, ruff
-	$(BIN)/hadolint Dockerfile Dockerfile.dev
+	$(BIN)/hadolint $(DOCKERFILES)
 	$(BIN)/shellcheck -x $(SHELL_FILES)
 	$(BIN)/ruff check $(PYTHON_FILES) examples
 	$(BIN)/ruff format --check $(PYTHON_FILES) examples

@@ -44,11 +44,12 @@ make_var() { make -s --no-print-directory "ci-print-$1"; }
 
 # ------------------------------------------------------------------ lint
 hadolint_report() {
-	local report=gl-code-quality-hadolint.json
-	.venv/bin/hadolint --format gitlab_codeclimate Dockerfile Dockerfile.dev >"$report" && return 0
+	local report=gl-code-quality-hadolint.json files
+	read -r -a files <<<"$(make_var DOCKERFILES)"
+	.venv/bin/hadolint --format gitlab_codeclimate "${files[@]}" >"$report" && return 0
 	# The report is for GitLab; the log gets the readable findings.
-	.venv/bin/hadolint Dockerfile Dockerfile.dev || true
-	die "hadolint found problems in Dockerfile or Dockerfile.dev (report: $report)"
+	.venv/bin/hadolint "${files[@]}" || true
+	die "hadolint found problems in ${files[*]} (report: $report)"
 }
 
 shellcheck_files() {
