@@ -47,7 +47,7 @@ from docker.models.containers import Container
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.dap import DAPClient  # noqa: E402  (the project's own DAP client, not a package)
+from tests.dap import Session  # noqa: E402  (the project's own DAP client, not a package)
 
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
@@ -57,9 +57,10 @@ WRK_SCRIPT = BENCH / "report.lua"
 GUNICORN_IMAGE = "flask-uwsgi-bench-gunicorn:latest"
 REBUILD_IMAGE = "flask-uwsgi-bench-rebuild:latest"
 LABEL = "io.github.flask-uwsgi.bench"
-# Debug mode with a port per worker, attached to by the plain DAP client: the
-# measures are then those of debugpy in the worker, with no relay between.
-DEBUG_ENV = {"DEBUGPY_ENABLE": "1", "DEBUGPY_PORTS": "per-worker"}
+# Debug mode as the examples run it: one debug port, every worker joining the
+# session (a DAP client follows each worker's child session, as VS Code does).
+DEBUG_ENV = {"DEBUGPY_ENABLE": "1"}
+DEBUG_READY = r"^debugpy: worker \d+ joined the debug session"
 MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
@@ -135,7 +136,8 @@ class Server:
     entrypoint: list[str] | None = None
     command: list[str] | None = None
     env: dict[str, str] = field(default_factory=dict)
-    debug_ports: tuple[int, ...] = ()
+    # Workers to attach a debugger to (through the debug port, 5678).
+    debug_workers: int = 0
 
     def describe(self) -> str:
         if self.entrypoint is None:
@@ -153,7 +155,8 @@ class Docker:
         self.started: list[Container] = []
 
     def run(self, server: Server, ports: tuple[int, ...] = (8080,)) -> tuple[Container, dict[int, int]]:
-        mapping = {port: free_port() for port in (*ports, *server.debug_ports)}
+        debug_ports = (5678,) if server.debug_workers else ()
+        mapping = {port: free_port() for port in (*ports, *debug_ports)}
         options: dict[str, Any] = {}
         if self.settings.server_cpus:
             options["cpuset_cpus"] = self.settings.server_cpus
@@ -318,20 +321,20 @@ def breakpoint_line() -> int:
 
 def measure_breakpoint(box: Docker, dev: str, runs: int) -> dict[str, Any]:
     """Seconds from connecting a DAP client to the stop at a breakpoint in the view."""
-    server = Server("dev-debug", "dev, debugger on", dev, env=DEBUG_ENV, debug_ports=(5678,))
+    server = Server("dev-debug", "dev, debugger on", dev, env=DEBUG_ENV, debug_workers=1)
     main = str(HELLO / "main.py")
     mappings = [{"localRoot": str(HELLO), "remoteRoot": "/app"}]
     seconds = []
     for _ in range(runs):
         container, mapping = box.run(server)
-        wait_log(container, r"^debugpy listening on .*:5678 ")
+        wait_log(container, DEBUG_READY)
         wait_200(container, f"http://127.0.0.1:{mapping[8080]}/")
         began = time.monotonic()
-        with DAPClient("127.0.0.1", mapping[5678]) as dap:
-            dap.attach(mappings, {main: [breakpoint_line()]})
+        with Session("127.0.0.1", mapping[5678], mappings, {main: [breakpoint_line()]}) as session:
+            session.wait_joined(60)
             request = threading.Thread(target=http_status, args=(f"http://127.0.0.1:{mapping[8080]}/", 60), daemon=True)
             request.start()
-            stopped = dap.wait_event("stopped", timeout=60)["body"]
+            dap, stopped = session.wait_stop(60)
             seconds.append(time.monotonic() - began)
             dap.request("continue", {"threadId": stopped["threadId"]})
             request.join(30)
@@ -410,17 +413,18 @@ def wrk(settings: Settings, url: str, seconds: int) -> dict[str, Any]:
 
 def load_once(box: Docker, settings: Settings, server: Server) -> dict[str, Any]:
     container, mapping = box.run(server)
-    clients: list[DAPClient] = []
+    clients: list[Session] = []
     try:
         url = f"http://127.0.0.1:{mapping[8080]}/"
-        if server.debug_ports:
-            wait_log(container, r"^debugpy listening on ", count=len(server.debug_ports))
+        if server.debug_workers:
+            wait_log(container, DEBUG_READY, count=server.debug_workers)
         wait_200(container, url)
-        for port in server.debug_ports:
+        if server.debug_workers:
             # Attached as VS Code attaches, with no breakpoints set.
-            dap = DAPClient("127.0.0.1", mapping[port])
-            clients.append(dap)
-            dap.attach([{"localRoot": str(HELLO), "remoteRoot": "/app"}], {})
+            session = Session("127.0.0.1", mapping[5678], [{"localRoot": str(HELLO), "remoteRoot": "/app"}], {})
+            clients.append(session)
+            for _ in range(server.debug_workers):
+                session.wait_joined(60)
         if settings.warmup:
             wrk(settings, url, settings.warmup)
         return wrk(settings, url, settings.duration)
@@ -463,12 +467,11 @@ def servers(settings: Settings) -> list[Server]:
         Server("dev", "flask-uwsgi dev, debugger off", settings.dev),
         Server(
             "dev-attached",
-            "flask-uwsgi dev, a DAP client attached to each worker, no breakpoints",
+            "flask-uwsgi dev, a debugger attached to both workers, no breakpoints",
             settings.dev,
-            # Debug mode runs one worker unless told; two keep the comparison fair,
-            # each with its own debug port and its own attached client.
+            # Debug mode runs one worker unless told; two keep the comparison fair.
             env={**DEBUG_ENV, "UWSGI_PROCESSES": "2"},
-            debug_ports=(5678, 5679),
+            debug_workers=2,
         ),
         Server(
             "static",
@@ -584,7 +587,7 @@ def render(results: dict[str, Any]) -> str:
         f"({megabytes(s['base'])}) | {megabytes(s['dev_over_prod'])} over prod |",
         f"| `docker run` to first HTTP 200 | {seconds(results['start']['prod']['start'])} | "
         f"{seconds(results['start']['dev']['start'])}; "
-        f"{seconds(results['start']['dev-debug']['start'])} with `DEBUGPY_ENABLE=1` (a debug port per worker) |",
+        f"{seconds(results['start']['dev-debug']['start'])} with `DEBUGPY_ENABLE=1` |",
         f"| `docker stop`, idle | {seconds(results['start']['prod']['stop'])}, "
         f"exit {sorted(set(results['start']['prod']['exit_codes']))} | "
         f"{seconds(results['start']['dev']['stop'])}, exit {sorted(set(results['start']['dev']['exit_codes']))} |",
@@ -617,8 +620,9 @@ def render(results: dict[str, Any]) -> str:
         f"The load generator is not the bottleneck: against the static answer wrk made "
         f"{load['static']['rps']['median']:.0f} requests/s, {load['static']['rps']['median'] / fastest:.1f}x the "
         f"fastest candidate, and used at most {cpu:.0%} of its CPU while measuring the candidates. "
-        "Socket errors are wrk's read errors: uWSGI's `http-socket` answers HTTP/1.1 without "
+        "Socket errors are wrk's read errors: a bare uWSGI `http-socket` answers HTTP/1.1 without "
         "`Connection: close` and closes the connection, so each reused keep-alive connection ends in one; "
+        "flask-uwsgi sends the header (uwsgi.ini's `add-header`), so clients open a new connection instead; "
         "gunicorn keeps connections alive.",
         "",
         "Commands: "
