@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 
 class DAPError(Exception):
@@ -224,20 +224,84 @@ class DAPClient:
         self.close()
 
 
-class Session:
+class Stop(NamedTuple):
+    """Where a debuggee stopped: its session, the event body, the top frame, its pid."""
+
+    client: DAPClient
+    body: dict[str, Any]
+    frame: dict[str, Any]
+    pid: int
+
+    def resume(self) -> None:
+        self.client.request("continue", {"threadId": self.body["threadId"]})
+
+
+class _Sessions:
+    """Debug sessions whose stops all arrive on one queue."""
+
+    def __init__(self) -> None:
+        self.stops: queue.Queue[tuple[DAPClient, dict[str, Any]]] = queue.Queue()
+
+    def _forward_stops(self, client: DAPClient) -> None:
+        threading.Thread(target=self._forward, args=(client,), daemon=True).start()
+
+    def _forward(self, client: DAPClient) -> None:
+        while True:
+            try:
+                event = client.wait_event("stopped", timeout=24 * 3600)
+            except DAPError:
+                return
+            self.stops.put((client, event["body"]))
+
+    def wait_stop(self, timeout: float = 30.0) -> tuple[DAPClient, dict[str, Any]]:
+        """The next stop: the session it happened in, and the event body."""
+        try:
+            return self.stops.get(timeout=timeout)
+        except queue.Empty:
+            raise DAPError(f"no stop within {timeout} s") from None
+
+    def stop_in_turn(self, fire: Callable[[], object], count: int, timeout: float = 30.0) -> list[Stop]:
+        """``count`` times: fire() (a request, say) and wait for the stop it causes.
+
+        Each stop stays paused, so with one thread per worker the next
+        request must go to another worker.
+        """
+        stops = []
+        for _ in range(count):
+            fire()
+            client, body = self.wait_stop(timeout)
+            frame = client.top_frame(body["threadId"])
+            pid = int(client.evaluate("__import__('os').getpid()", frame["id"]))
+            stops.append(Stop(client, body, frame, pid))
+        return stops
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_S = TypeVar("_S", bound=_Sessions)
+
+
+class Session(_Sessions):
     """One debug session as VS Code runs it: a root attach, plus a child
     session for every subprocess the adapter reports, each given the same
-    breakpoints. Stops from any of them arrive on ``stops``.
+    breakpoints.
     """
 
     def __init__(
         self, host: str, port: int, path_mappings: list[dict[str, str]], breakpoints: dict[str, list[int]]
     ) -> None:
+        super().__init__()
         self.host, self.port = host, port
         self.path_mappings, self.breakpoints = path_mappings, breakpoints
         self.children: dict[int, DAPClient] = {}
         self.joined: queue.Queue[int] = queue.Queue()
-        self.stops: queue.Queue[tuple[DAPClient, dict[str, Any]]] = queue.Queue()
         self._lock = threading.Lock()
         self.root = DAPClient(host, port, on_subprocess=self._child)
         self.root.attach(path_mappings, breakpoints)
@@ -255,15 +319,7 @@ class Session:
         with self._lock:
             self.children[config["subProcessId"]] = child
         self.joined.put(config["subProcessId"])
-        threading.Thread(target=self._forward_stops, args=(child,), daemon=True).start()
-
-    def _forward_stops(self, child: DAPClient) -> None:
-        while True:
-            try:
-                event = child.wait_event("stopped", timeout=24 * 3600)
-            except DAPError:
-                return
-            self.stops.put((child, event["body"]))
+        self._forward_stops(child)
 
     def wait_joined(self, timeout: float = 30.0) -> int:
         """The pid of the next subprocess whose child session is configured."""
@@ -271,13 +327,6 @@ class Session:
             return self.joined.get(timeout=timeout)
         except queue.Empty:
             raise DAPError(f"no subprocess joined within {timeout} s") from None
-
-    def wait_stop(self, timeout: float = 30.0) -> tuple[DAPClient, dict[str, Any]]:
-        """The next stop: the child session it happened in, and the event body."""
-        try:
-            return self.stops.get(timeout=timeout)
-        except queue.Empty:
-            raise DAPError(f"no stop within {timeout} s") from None
 
     def close(self) -> None:
         with self._lock:
@@ -287,11 +336,29 @@ class Session:
             child.close()
         self.root.close()
 
-    def __enter__(self) -> Session:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+class PortSessions(_Sessions):
+    """A plain attach on each of several ports (DEBUGPY_PORTS=per-worker), as a
+    compound launch configuration does it."""
+
+    def __init__(
+        self, host: str, ports: list[int], path_mappings: list[dict[str, str]], breakpoints: dict[str, list[int]]
+    ) -> None:
+        super().__init__()
+        self.clients: list[DAPClient] = []
+        try:
+            for port in ports:
+                client = DAPClient(host, port)
+                self.clients.append(client)
+                client.attach(path_mappings, breakpoints)
+                self._forward_stops(client)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
 
 
 def connect_with_retry(host: str, port: int, timeout: float) -> socket.socket:

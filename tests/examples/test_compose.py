@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dap import DAPClient, Session
+from tests.dap import PortSessions, Session
 from tests.examples.conftest import TEST_OVERRIDE, Stack
 from tests.images.conftest import http_get, wait_for
 
@@ -104,6 +104,26 @@ def test_plain_compose_up_is_the_dev_stack_with_the_debugger_on_loopback(stack: 
     assert any(v["type"] == "bind" and v["target"] == "/app" for v in config["volumes"])
 
 
+def both_workers_stop(app: Stack, sessions: Session | PortSessions) -> float:
+    """Two requests stop at the view's breakpoint, one in each worker, then both
+    complete; returns the seconds from the first request to the second stop."""
+    source, line, path = view(app)
+    results: list = []
+    threads: list[threading.Thread] = []
+    started = time.monotonic()
+    stops = sessions.stop_in_turn(lambda: threads.append(get_in_background(app.url(path), results)), 2)
+    elapsed = time.monotonic() - started
+    for stop in stops:
+        assert (stop.frame["source"]["path"], stop.frame["line"]) == (str(source), line)
+    assert {stop.pid for stop in stops} == worker_pids(app), "both workers stopped at the breakpoint"
+    for stop in stops:
+        stop.resume()
+    for thread in threads:
+        thread.join(30)
+    assert [status for status, _ in results] == [200, 200]
+    return elapsed
+
+
 def test_one_attach_hits_the_breakpoint_in_both_workers(stack: StartStack) -> None:
     app = stack("notes", DEV_FILES)
     source, line, path = view(app)
@@ -112,60 +132,19 @@ def test_one_attach_hits_the_breakpoint_in_both_workers(stack: StartStack) -> No
     started = time.monotonic()
     with Session("127.0.0.1", app.port(5678), mappings(app), {str(source): [line]}) as session:
         assert {session.wait_joined(), session.wait_joined()} == worker_pids(app)
-        results: list = []
-        threads, stops = [], []
-        for _ in (1, 2):
-            threads.append(get_in_background(app.url(path), results))
-            dap, stopped = session.wait_stop()
-            frame = dap.top_frame(stopped["threadId"])
-            assert (frame["source"]["path"], frame["line"]) == (str(source), line)
-            stops.append((dap, stopped, int(dap.evaluate("__import__('os').getpid()", frame["id"]))))
-        print(f"one attach: both workers stopped {time.monotonic() - started:.2f} s after connecting")
-        assert {pid for _, _, pid in stops} == worker_pids(app)
-        for dap, stopped, _ in stops:
-            dap.request("continue", {"threadId": stopped["threadId"]})
-        for thread in threads:
-            thread.join(30)
-    assert [status for status, _ in results] == [200, 200]
+        attached = time.monotonic() - started
+        stops = both_workers_stop(app, session)
+    print(f"one attach: both workers joined {attached:.2f} s after connecting; both stopped in {stops:.2f} s")
 
 
 def test_per_worker_ports_each_hit_the_breakpoint(stack: StartStack) -> None:
     app = stack("notes", DEV_FILES, DEBUGPY_PORTS="per-worker")
-    source, line, path = view(app)
+    source, line, _ = view(app)
     for worker, port in ((1, 5678), (2, 5679)):
         app.wait_log(rf"^debugpy listening on 0\.0\.0\.0:{port} \(worker {worker}\)$")
-    clients = [DAPClient("127.0.0.1", app.port(port)) for port in (5678, 5679)]
-    try:
-        for dap in clients:
-            dap.attach(mappings(app), {str(source): [line]})
-        stops: dict[int, dict] = {}
-        lock = threading.Condition()
-
-        def watch(index: int, dap: DAPClient) -> None:
-            body = dap.wait_event("stopped", timeout=60)["body"]
-            with lock:
-                stops[index] = body
-                lock.notify_all()
-
-        for index, dap in enumerate(clients):
-            threading.Thread(target=watch, args=(index, dap), daemon=True).start()
-        results: list = []
-        threads = []
-        for expected in (1, 2):
-            threads.append(get_in_background(app.url(path), results))
-            with lock:
-                assert lock.wait_for(lambda n=expected: len(stops) >= n, timeout=30), stops
-        assert sorted(stops) == [0, 1], "the worker on each port stopped at the breakpoint"
-        for index, body in stops.items():
-            frame = clients[index].top_frame(body["threadId"])
-            assert (frame["source"]["path"], frame["line"]) == (str(source), line)
-            clients[index].request("continue", {"threadId": body["threadId"]})
-        for thread in threads:
-            thread.join(30)
-        assert [status for status, _ in results] == [200, 200]
-    finally:
-        for dap in clients:
-            dap.close()
+    ports = [app.port(5678), app.port(5679)]
+    with PortSessions("127.0.0.1", ports, mappings(app), {str(source): [line]}) as sessions:
+        both_workers_stop(app, sessions)
 
 
 def test_paused_worker_outlives_every_timeout_and_a_reload(stack: StartStack) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.dap import DAPClient, Session
+from tests.dap import DAPClient, PortSessions, Session
 from tests.images.conftest import HELLO, Running, holds, http_get
 from tests.images.test_prod import listening_ports, process_table
 
@@ -86,19 +86,21 @@ def test_one_attach_covers_every_worker(run: Run) -> None:
     assert listening_ports(app) == {8080, 5678}
     with Session("127.0.0.1", app.ports[5678], MAPPINGS, {str(MAIN): [BREAK_LINE]}) as session:
         assert {session.wait_joined(), session.wait_joined()} == worker_pids(app)
-        results: list = []
-        threads, stops = [], []
-        for _ in (1, 2):
-            threads.append(request_in_background(app, results))
-            dap, stopped = session.wait_stop()
-            frame = dap.top_frame(stopped["threadId"])
-            assert (frame["source"]["path"], frame["line"]) == (str(MAIN), BREAK_LINE)
-            stops.append((dap, stopped, int(dap.evaluate("__import__('os').getpid()", frame["id"]))))
-        assert {pid for _, _, pid in stops} == worker_pids(app), "both workers stopped at the breakpoint"
-        for dap, stopped, _ in stops:
-            dap.request("continue", {"threadId": stopped["threadId"]})
-        for thread in threads:
-            thread.join(30)
+        both_workers_stop(app, session)
+
+
+def both_workers_stop(app: Running, sessions: Session | PortSessions) -> None:
+    """Two requests stop at the breakpoint, one in each worker, then both complete."""
+    results: list = []
+    threads: list[threading.Thread] = []
+    stops = sessions.stop_in_turn(lambda: threads.append(request_in_background(app, results)), 2)
+    for stop in stops:
+        assert (stop.frame["source"]["path"], stop.frame["line"]) == (str(MAIN), BREAK_LINE)
+    assert {stop.pid for stop in stops} == worker_pids(app), "both workers stopped at the breakpoint"
+    for stop in stops:
+        stop.resume()
+    for thread in threads:
+        thread.join(30)
     assert [status for status, _ in results] == [200, 200]
 
 
@@ -121,42 +123,10 @@ def test_respawned_worker_joins_the_session_by_itself(run: Run) -> None:
 
 
 def test_every_worker_hits_the_breakpoint_on_its_own_port(run: Run) -> None:
-    # One thread per worker: while worker A is paused, only worker B can take
-    # the next request, so both must stop at the breakpoint.
     app = start_debug(run, workers=2, DEBUGPY_PORTS="per-worker", UWSGI_PROCESSES="2", UWSGI_THREADS="1")
-    clients = [DAPClient("127.0.0.1", app.ports[port]) for port in (5678, 5679)]
-    stops: dict[int, dict] = {}
-    stopped = threading.Condition()
-
-    def watch(index: int, dap: DAPClient) -> None:
-        body = dap.wait_event("stopped", timeout=60)["body"]
-        with stopped:
-            stops[index] = body
-            stopped.notify_all()
-
-    try:
-        for index, dap in enumerate(clients):
-            dap.attach(MAPPINGS, {str(MAIN): [BREAK_LINE]})
-            threading.Thread(target=watch, args=(index, dap), daemon=True).start()
-        results: list = []
-        threads = []
-        for expected in (1, 2):
-            threads.append(request_in_background(app, results))
-            with stopped:
-                assert stopped.wait_for(lambda n=expected: len(stops) >= n, timeout=30), stops
-        assert sorted(stops) == [0, 1], "both workers stopped at the breakpoint"
-        for index, body in stops.items():
-            frame = clients[index].top_frame(body["threadId"])
-            assert (frame["source"]["path"], frame["line"]) == (str(MAIN), BREAK_LINE)
-            clients[index].request("continue", {"threadId": body["threadId"]})
-        for thread in threads:
-            thread.join(30)
-        assert [status for status, _ in results] == [200, 200]
-        pids = {body.rsplit(" ", 1)[-1] for _, body in results}
-        assert len(pids) == 2, results
-    finally:
-        for dap in clients:
-            dap.close()
+    ports = [app.ports[5678], app.ports[5679]]
+    with PortSessions("127.0.0.1", ports, MAPPINGS, {str(MAIN): [BREAK_LINE]}) as sessions:
+        both_workers_stop(app, sessions)
 
 
 def test_paused_worker_outlives_harakiri(run: Run) -> None:
