@@ -52,9 +52,11 @@ os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 RETRY_SECONDS = 60.0
 RETRY_INTERVAL = 0.5
 TRUE = {"1", "true", "yes", "on"}
-ONE_PORT, PER_WORKER = "one", "per-worker"
+ONE_PORT = "one"  # the other mode: "per-worker"
 # Where the hub tells workers how to reach its adapter: written 0600 (it holds
-# the adapter's access token) in the container's own /tmp.
+# the adapter's access token) in the container's own /tmp. Beside it, uWSGI's
+# pidfile of the hub (debug-one-port.ini); docker-entrypoint.sh removes both
+# when a previous run of the container left them.
 HUB_FILE = "/tmp/flask-uwsgi-debugpy-hub.json"  # noqa: S108
 
 
@@ -64,7 +66,6 @@ class Settings:
     port: int
     wait: bool
     mode: str
-    hub_file: str
 
 
 def settings(environ: os._Environ[str] | dict[str, str]) -> Settings:
@@ -74,7 +75,6 @@ def settings(environ: os._Environ[str] | dict[str, str]) -> Settings:
         port=int(environ.get("DEBUGPY_PORT") or 5678),
         wait=(environ.get("DEBUGPY_WAIT") or "").strip().lower() in TRUE,
         mode=(environ.get("DEBUGPY_PORTS") or ONE_PORT).strip().lower(),
-        hub_file=environ.get("FLASK_UWSGI_DEBUGPY_HUB_FILE") or HUB_FILE,
     )
 
 
@@ -187,7 +187,7 @@ def run_hub(config: Settings) -> None:
 
     def stop(signum: int, frame: object) -> None:
         with contextlib.suppress(OSError):
-            os.unlink(config.hub_file)
+            os.unlink(HUB_FILE)
         os._exit(0)
 
     signal.signal(signal.SIGTERM, stop)
@@ -195,7 +195,7 @@ def run_hub(config: Settings) -> None:
     # uWSGI sends its reload signal to the hub on a graceful reload: the hub
     # stays, so the debug session outlives the reload.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    write_private(config.hub_file, hub)
+    write_private(HUB_FILE, hub)
     _log(f"debugpy listening on {config.host}:{config.port} (every worker)")
     while True:
         signal.pause()
@@ -243,9 +243,9 @@ def join_hub(hub: dict[str, Any], *, wait: bool) -> None:
 
 def connect_to_hub(config: Settings, worker_id: int, *, timeout: float = RETRY_SECONDS) -> bool:
     # With DEBUGPY_WAIT the hub writes its file only once a debugger is attached.
-    hub = read_hub(config.hub_file, timeout=365 * 86400 if config.wait else timeout)
+    hub = read_hub(HUB_FILE, timeout=365 * 86400 if config.wait else timeout)
     if hub is None:
-        _log(f"debugpy: no debug hub after {timeout:.0f} s (worker {worker_id}): {config.hub_file} is missing")
+        _log(f"debugpy: no debug hub after {timeout:.0f} s (worker {worker_id}): {HUB_FILE} is missing")
         return False
     try:
         join_hub(hub, wait=config.wait)

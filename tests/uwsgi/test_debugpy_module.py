@@ -14,9 +14,7 @@ import uwsgi_debugpy
 
 
 def test_settings_defaults() -> None:
-    assert uwsgi_debugpy.settings({}) == uwsgi_debugpy.Settings(
-        "0.0.0.0", 5678, wait=False, mode="one", hub_file=uwsgi_debugpy.HUB_FILE
-    )
+    assert uwsgi_debugpy.settings({}) == uwsgi_debugpy.Settings("0.0.0.0", 5678, wait=False, mode="one")
 
 
 def test_settings_from_environment() -> None:
