@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -67,6 +68,31 @@ def http_get(url: str, timeout: float = 10) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
+
+
+def every_worker_stops(sessions: Any, url: str, location: tuple[str, int], workers: set[int]) -> None:
+    """A request per worker stops at ``location`` (host path, line), each in
+    another worker, while the earlier ones stay paused; then all complete with 200.
+
+    ``sessions``: a tests.dap Session or PortSessions; ``workers``: their pids.
+    """
+    results: list[tuple[int, str]] = []
+    threads: list[threading.Thread] = []
+
+    def fire() -> None:
+        thread = threading.Thread(target=lambda: results.append(http_get(url, timeout=120)), daemon=True)
+        thread.start()
+        threads.append(thread)
+
+    stops = sessions.stop_in_turn(fire, len(workers))
+    for stop in stops:
+        assert (stop.frame["source"]["path"], stop.frame["line"]) == location
+    assert {stop.pid for stop in stops} == workers, "every worker stopped at the breakpoint"
+    for stop in stops:
+        stop.resume()
+    for thread in threads:
+        thread.join(30)
+    assert [status for status, _ in results] == [200] * len(workers)
 
 
 @dataclass

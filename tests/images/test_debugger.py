@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.dap import DAPClient, PortSessions, Session
-from tests.images.conftest import HELLO, Running, holds, http_get
+from tests.images.conftest import HELLO, Running, every_worker_stops, holds, http_get
 from tests.images.test_prod import listening_ports, process_table
 
 Run = Callable[..., Running]
@@ -86,22 +86,7 @@ def test_one_attach_covers_every_worker(run: Run) -> None:
     assert listening_ports(app) == {8080, 5678}
     with Session("127.0.0.1", app.ports[5678], MAPPINGS, {str(MAIN): [BREAK_LINE]}) as session:
         assert {session.wait_joined(), session.wait_joined()} == worker_pids(app)
-        both_workers_stop(app, session)
-
-
-def both_workers_stop(app: Running, sessions: Session | PortSessions) -> None:
-    """Two requests stop at the breakpoint, one in each worker, then both complete."""
-    results: list = []
-    threads: list[threading.Thread] = []
-    stops = sessions.stop_in_turn(lambda: threads.append(request_in_background(app, results)), 2)
-    for stop in stops:
-        assert (stop.frame["source"]["path"], stop.frame["line"]) == (str(MAIN), BREAK_LINE)
-    assert {stop.pid for stop in stops} == worker_pids(app), "both workers stopped at the breakpoint"
-    for stop in stops:
-        stop.resume()
-    for thread in threads:
-        thread.join(30)
-    assert [status for status, _ in results] == [200, 200]
+        every_worker_stops(session, app.url(), (str(MAIN), BREAK_LINE), worker_pids(app))
 
 
 def test_respawned_worker_joins_the_session_by_itself(run: Run) -> None:
@@ -126,7 +111,7 @@ def test_every_worker_hits_the_breakpoint_on_its_own_port(run: Run) -> None:
     app = start_debug(run, workers=2, DEBUGPY_PORTS="per-worker", UWSGI_PROCESSES="2", UWSGI_THREADS="1")
     ports = [app.ports[5678], app.ports[5679]]
     with PortSessions("127.0.0.1", ports, MAPPINGS, {str(MAIN): [BREAK_LINE]}) as sessions:
-        both_workers_stop(app, sessions)
+        every_worker_stops(sessions, app.url(), (str(MAIN), BREAK_LINE), worker_pids(app))
 
 
 def test_paused_worker_outlives_harakiri(run: Run) -> None:
