@@ -130,7 +130,8 @@ def test_paused_worker_outlives_every_timeout_and_a_reload(stack: StartStack) ->
     app = stack("hello", DEV_FILES)
     source, line, path = view(app)
     wait_for(lambda: app.health() == "healthy", 30, "a healthy container", interval=0.2)
-    assert "UWSGI_HARAKIRI is ignored while the debugger is on" in app.logs()
+    for variable in ("UWSGI_HARAKIRI", "UWSGI_CHEAPER"):
+        assert f"{variable} is ignored while the debugger is on" in app.logs()
     wait_debuggable(app)
     with Session("127.0.0.1", app.port(5678), mappings(app), {str(source): [line]}) as session:
         session.wait_joined()
