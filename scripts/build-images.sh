@@ -45,18 +45,6 @@ resolve_base() {
 	BASE_IMAGE="$offline"
 }
 
-# A client that can drive BuildKit: DOCKER_CLIENT, else docker with buildx,
-# else Debian's docker.io client (20.10 speaks to the engine's BuildKit itself).
-buildkit_client() {
-	if [ -n "${DOCKER_CLIENT:-}" ]; then
-		echo "$DOCKER_CLIENT"
-	elif ! docker buildx version >/dev/null 2>&1 && [ -x /usr/bin/docker ]; then
-		echo /usr/bin/docker
-	else
-		echo docker
-	fi
-}
-
 build() {
 	case "$BUILDER" in
 		# Newer clients warn on every classic build; the warning is not news here.

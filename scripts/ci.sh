@@ -100,15 +100,6 @@ base_image() {
 	echo "$name"
 }
 
-# Debian's docker.io client drives the engine's BuildKit without buildx.
-buildkit_client() {
-	if ! docker buildx version >/dev/null 2>&1 && [ -x /usr/bin/docker ]; then
-		echo /usr/bin/docker
-	else
-		echo docker
-	fi
-}
-
 # Register QEMU for every platform in BUILD_PLATFORMS this machine cannot run,
 # and use a BuildKit container: the engine's own builder builds one platform.
 setup_buildx() {
