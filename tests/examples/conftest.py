@@ -25,7 +25,7 @@ from docker.models.containers import Container
 from tests.conftest import ROOT
 
 # The image tests' fixtures (images built once per run), for this folder too.
-from tests.images.conftest import DEV_IMAGE, PROD_IMAGE, client, http_get, images, wait_for  # noqa: F401
+from tests.images.conftest import DEV_IMAGE, PROD_IMAGE, Running, client, images  # noqa: F401
 
 EXAMPLES = ROOT / "examples"
 HERE = Path(__file__).resolve().parent
@@ -72,6 +72,8 @@ class Stack:
 
     def up(self) -> Stack:
         self.compose("up", "-d", "--build")
+        # The image tests' view of the started container (logs, HTTP, waits).
+        self.running = Running(self.container(), {8080: self.port(8080)})
         return self
 
     def down(self) -> None:
@@ -100,25 +102,16 @@ class Stack:
         return int(port)
 
     def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port(8080)}{path}"
+        return self.running.url(path)
 
     def logs(self) -> str:
-        return self.compose("logs", "--no-log-prefix", "web").stdout
+        return self.running.logs()
 
     def wait_log(self, pattern: str, timeout: float = 60) -> re.Match[str]:
-        regex = re.compile(pattern, re.MULTILINE)
-        return wait_for(lambda: regex.search(self.logs()), timeout, f"log line {pattern!r}", interval=0.2)
+        return self.running.wait_log(pattern, timeout)
 
     def wait_http(self, path: str = "/", timeout: float = 60) -> tuple[int, str]:
-        url = self.url(path)
-
-        def answer() -> tuple[int, str] | None:
-            try:
-                return http_get(url, timeout=5)
-            except OSError:
-                return None
-
-        return wait_for(answer, timeout, f"an HTTP answer from {url}", interval=0.1)
+        return self.running.wait_http(path, timeout)
 
     def health(self) -> str:
         container = self.container()
