@@ -41,9 +41,10 @@
 
 # HOT_RELOAD: 1/true/yes/on reload uWSGI gracefully (the container keeps
 # running) within about a second of a change to a Python file of the app's
-# that is loaded from /app: for development with the source bind-mounted there. While the app cannot be
-# imported, requests get a 500 page with the error and the next save reloads
-# again. 0/false/no/off or empty: off; anything else is an error.
+# that is loaded from /app: for development with the source bind-mounted
+# there. While the app cannot be imported, requests get a 500 page with the
+# error and the next save reloads again. 0/false/no/off or empty: off;
+# anything else is an error.
 # Default: (empty, off)
 : "${HOT_RELOAD:=}"
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterable
 
 INTERVAL = 0.5
@@ -30,12 +31,9 @@ def mtime(path: str) -> int | None:
 def module_files(root: str) -> set[str]:
     """The source files of the loaded modules that live under ``root``."""
     root = os.path.abspath(root) + os.sep
-    files = set()
-    for module in list(sys.modules.values()):
-        path = getattr(module, "__file__", None)
-        if isinstance(path, str) and os.path.abspath(path).startswith(root):
-            files.add(os.path.abspath(path))
-    return files
+    paths = (getattr(module, "__file__", None) for module in list(sys.modules.values()))
+    files = {os.path.abspath(path) for path in paths if isinstance(path, str)}
+    return {path for path in files if path.startswith(root)}
 
 
 class Watcher:
@@ -62,8 +60,8 @@ class Watcher:
 def _watch(watcher: Watcher) -> None:
     import uwsgi
 
-    stop = threading.Event()
-    while not stop.wait(INTERVAL):
+    while True:
+        time.sleep(INTERVAL)
         path = watcher.changed()
         if path is not None:
             print(f"flask-uwsgi: {path} changed, reloading (HOT_RELOAD)", file=sys.stderr, flush=True)
