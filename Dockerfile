@@ -1,9 +1,10 @@
 # flask-uwsgi, prod variant: a non-root uWSGI server for a WSGI app in /app.
 # Builds on the official python:<version>-slim image or on any Debian-based image
-# that has python3 with venv (see scripts/base-offline.sh). Works with BuildKit and
-# with the classic builder, so no BuildKit-only syntax below.
+# whose python3 is PYTHON_VERSION, with venv (see scripts/base-offline.sh). Works
+# with BuildKit and with the classic builder, so no BuildKit-only syntax below.
 
-ARG PYTHON_VERSION=3.12
+# The default is python-versions' default (a test keeps them equal).
+ARG PYTHON_VERSION=3.14
 ARG BASE_IMAGE=python:${PYTHON_VERSION}-slim
 
 # ---------------------------------------------------------------------------
@@ -11,8 +12,17 @@ ARG BASE_IMAGE=python:${PYTHON_VERSION}-slim
 # it is compiled here into /opt/venv, which the final stage copies as is.
 # ---------------------------------------------------------------------------
 FROM ${BASE_IMAGE} AS builder
+ARG PYTHON_VERSION
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# An image is named after its Python: a base with another one is an error,
+# never a silent substitute.
+RUN set -eu; \
+    python="$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"; \
+    if [ "$python" != "$PYTHON_VERSION" ]; then \
+        echo "flask-uwsgi: error: the base image's python3 is $python, not PYTHON_VERSION=$PYTHON_VERSION" >&2; \
+        exit 1; \
+    fi
 # pip trusts the system CA store, as Python's ssl module already does (old pips
 # use their own bundle; a private CA or TLS-inspecting proxy then breaks them).
 ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
@@ -22,12 +32,13 @@ ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
 # hadolint ignore=DL3008
 RUN set -eux; \
     apt-get update; \
-    apt-get install -y --no-install-recommends gcc libc6-dev libpcre2-dev libssl-dev; \
+    # crypt.h: uWSGI's core includes it, and newer libc6-dev no longer pulls it in.
+    apt-get install -y --no-install-recommends gcc libc6-dev libcrypt-dev libpcre2-dev libssl-dev; \
     # The official images carry Python's headers in /usr/local/include; Debian's
-    # own python3 needs them from python3-dev.
+    # own Python needs them from pythonX.Y-dev.
     include_dir="$(python3 -c 'import sysconfig; print(sysconfig.get_path("include"))')"; \
     if [ ! -e "$include_dir/Python.h" ]; then \
-        apt-get install -y --no-install-recommends python3-dev; \
+        apt-get install -y --no-install-recommends "python$PYTHON_VERSION-dev"; \
     fi; \
     rm -rf /var/lib/apt/lists/*
 
@@ -52,6 +63,7 @@ RUN set -eux; \
 # ---------------------------------------------------------------------------
 FROM ${BASE_IMAGE}
 
+ARG PYTHON_VERSION
 ARG VERSION=dev
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="flask-uwsgi" \
@@ -71,10 +83,10 @@ RUN set -eux; \
     packages=(tini); \
     # uWSGI embeds libpython. The official images build Python with
     # --enable-shared and ship it; Debian's own python3 keeps the shared
-    # library in a separate package, libpython3.X.
+    # library in a separate package, libpythonX.Y.
     soname="$(python3 -c 'import sysconfig as s; print(s.get_config_var("LIBDIR") + "/" + s.get_config_var("INSTSONAME"))')"; \
     if [ ! -e "$soname" ]; then \
-        packages+=("libpython$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"); \
+        packages+=("libpython$PYTHON_VERSION"); \
     fi; \
     apt-get install -y --no-install-recommends "${packages[@]}"; \
     rm -rf /var/lib/apt/lists/*

@@ -4,10 +4,18 @@ SHELL := /bin/bash
 
 # --- settings (override on the command line: make images PYTHON_VERSION=3.13) ---
 IMAGE           ?= flask-uwsgi
-PYTHON_VERSION  ?= 3.12
+# python-versions lists the versions and marks the default.
+DEFAULT_PYTHON  := $(shell scripts/versions.sh default)
+PYTHON_VERSION  ?= $(DEFAULT_PYTHON)
 BASE_IMAGE      ?= python:$(PYTHON_VERSION)-slim
+# The default version is :latest and :dev, as in the registry; others :X.Y and :X.Y-dev.
+ifeq ($(PYTHON_VERSION),$(DEFAULT_PYTHON))
 PROD_IMAGE      ?= $(IMAGE):latest
 DEV_IMAGE       ?= $(IMAGE):dev
+else
+PROD_IMAGE      ?= $(IMAGE):$(PYTHON_VERSION)
+DEV_IMAGE       ?= $(IMAGE):$(PYTHON_VERSION)-dev
+endif
 # classic or buildkit; both build the same Dockerfiles.
 BUILDER         ?= classic
 # BUILD=0: test PROD_IMAGE and DEV_IMAGE as they are (built elsewhere, e.g. by CI).
@@ -20,10 +28,12 @@ DEMO_DEBUG_PORT ?= 5678
 VENV            ?= .venv
 PYTEST_ARGS     ?=
 
-export IMAGE PYTHON_VERSION BASE_IMAGE PROD_IMAGE DEV_IMAGE BUILDER BUILD \
-       VERSION REVISION DEMO_HTTP_PORT DEMO_DEBUG_PORT
-
 BIN := $(VENV)/bin
+# The pinned Compose v2 (requirements/test.txt), run by its path.
+COMPOSE ?= $(abspath $(BIN))/docker-compose
+
+export IMAGE PYTHON_VERSION BASE_IMAGE PROD_IMAGE DEV_IMAGE BUILDER BUILD \
+       VERSION REVISION DEMO_HTTP_PORT DEMO_DEBUG_PORT COMPOSE
 DOCKERFILES := Dockerfile Dockerfile.dev bench/Dockerfile.gunicorn examples/*/Dockerfile
 SHELL_FILES := entrypoint/*.sh scripts/*.sh .ci/run examples/*/prestart.sh
 PYTHON_FILES := uwsgi supervisor tests bench
@@ -42,21 +52,19 @@ demo-stop: ## stop the demo stack
 images: engine ## build $(PROD_IMAGE) and $(DEV_IMAGE)
 	@scripts/build-images.sh
 
-base-offline: engine ## build the Debian base image used when BASE_IMAGE cannot be pulled
-	@OFFLINE_SUITE="$${OFFLINE_SUITE:-$$( [[ "$(PYTHON_VERSION)" == 3.1[3-9]* ]] && echo trixie || echo bookworm)}" \
-		scripts/base-offline.sh
+base-offline: engine ## build the Debian base of PYTHON_VERSION used when BASE_IMAGE cannot be pulled
+	@scripts/base-offline.sh
 
 engine: ## make sure a Docker engine answers (installs and starts one as root on Debian)
 	@scripts/engine.sh start
 
 venv: $(VENV)/.installed ## the pinned test and lint tools, in $(VENV)
 
+# Nothing outside the clone: pip's cache is in .cache/, and Compose is called
+# by its path (COMPOSE), never installed into ~/.docker.
 $(VENV)/.installed: requirements/test.txt
 	python3 -m venv $(VENV)
-	$(BIN)/pip install -q --require-hashes -r requirements/test.txt
-	@# `docker compose` finds Compose v2 as a CLI plugin.
-	mkdir -p $(HOME)/.docker/cli-plugins
-	ln -sf $(abspath $(BIN))/docker-compose $(HOME)/.docker/cli-plugins/docker-compose
+	PIP_CACHE_DIR=$(CURDIR)/.cache/pip $(BIN)/pip install -q --require-hashes -r requirements/test.txt
 	touch $@
 
 lint: venv ## hadolint, shellcheck, ruff

@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
-# Build a Debian base image equivalent to python:<version>-slim from Debian's
-# own packages, for machines that cannot pull from a registry.
+# Build a Debian base image equivalent to python:X.Y-slim from Debian's own
+# packages, for machines that cannot pull from a registry.
 #
-#   scripts/base-offline.sh [IMAGE_NAME]      default flask-uwsgi-base:<suite>
+#   scripts/base-offline.sh [IMAGE_NAME]     default flask-uwsgi-base:X.Y
 #
-# OFFLINE_SUITE   Debian suite: bookworm (Python 3.11, default) or trixie (3.13)
+# PYTHON_VERSION  X.Y; python-versions names the Debian suite that ships it
+#                 (default: the default version there)
 # DEBIAN_MIRROR   default: the mirror this machine's apt uses
 # CA_BUNDLE       CA certificates the image trusts; default: this machine's,
 #                 so pip and apt work behind a TLS-inspecting proxy too
 # FORCE=1         rebuild even if the image exists
 set -Eeuo pipefail
 
-suite="${OFFLINE_SUITE:-bookworm}"
-name="${1:-flask-uwsgi-base:$suite}"
-ca_bundle="${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
-
+here="$(dirname "$0")"
 # shellcheck source=scripts/lib.sh
-. "$(dirname "$0")/lib.sh"
+. "$here/lib.sh"
+
+python="${PYTHON_VERSION:-$("$here/versions.sh" default)}"
+suite="$("$here/versions.sh" suite "$python")" || exit 1
+name="${1:-flask-uwsgi-base:$python}"
+ca_bundle="${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
 
 # The first Debian (not security) mirror in this machine's apt sources.
 host_mirror() {
@@ -30,6 +33,16 @@ host_mirror() {
 	echo "${uri:-http://deb.debian.org/debian}"
 }
 
+# usage: has_suite MIRROR SUITE   (the mirror publishes SUITE)
+has_suite() { curl -fsSL -o /dev/null "$1/dists/$2/Release" 2>/dev/null; }
+
+# usage: release_expired MIRROR SUITE   (its Release file is past Valid-Until)
+release_expired() {
+	local until
+	until="$(curl -fsSL "$1/dists/$2/Release" | sed -n 's/^Valid-Until: //p')"
+	[ -n "$until" ] && (($(date -d "$until" +%s) < $(date +%s)))
+}
+
 if [ -z "${FORCE:-}" ] && docker image inspect "$name" >/dev/null 2>&1; then
 	say "$name exists ($(docker image inspect -f '{{index .Config.Labels "org.opencontainers.image.description"}}' "$name")); FORCE=1 rebuilds it"
 	exit 0
@@ -38,25 +51,48 @@ fi
 command -v debootstrap >/dev/null || apt_install "debootstrap is missing" debootstrap
 [ -r "$ca_bundle" ] || die "CA_BUNDLE=$ca_bundle is not readable"
 mirror="${DEBIAN_MIRROR:-$(host_mirror)}"
-
-rootfs="$(mktemp -d /var/tmp/flask-uwsgi-base.XXXXXX)"
-trap 'rm -rf "$rootfs"' EXIT
-
-say "building $name from Debian $suite ($mirror)"
-debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
-	"$suite" "$rootfs" "$mirror" >"$rootfs.log" 2>&1 || {
-	tail -n 20 "$rootfs.log" >&2
-	die "debootstrap $suite failed (full log: $rootfs.log)"
-}
-rm -f "$rootfs.log"
-
-# Security and point-release updates, as the official images carry them.
 security_mirror="${mirror%/debian}/debian-security"
-cat >"$rootfs/etc/apt/sources.list" <<SOURCES
-deb $mirror $suite main
-deb $mirror $suite-updates main
-deb $security_mirror $suite-security main
-SOURCES
+has_suite "$mirror" "$suite" || die "$mirror has no Debian $suite (DEBIAN_MIRROR)"
+
+# A debootstrap older than the suite has no script for it; testing and
+# unstable are bootstrapped alike, so sid's script serves.
+script=/usr/share/debootstrap/scripts/$suite
+[ -e "$script" ] || script=/usr/share/debootstrap/scripts/sid
+
+rootfs="$(mktemp -d "${TMPDIR:-/tmp}/flask-uwsgi-base.XXXXXX")"
+trap 'rm -rf "$rootfs" "$rootfs.log"' EXIT
+# apt in the chroot downloads as _apt, which must reach into it.
+chmod 0755 "$rootfs"
+
+say "building $name: Python $python from Debian $suite ($mirror)"
+# pythonX.Y by name: it is python3 in most suites, and in sid the next
+# release beside it (python3 resolves to it below).
+debootstrap --variant=minbase --include="python$python,python$python-venv,ca-certificates" \
+	"$suite" "$rootfs" "$mirror" "$script" >"$rootfs.log" 2>&1 || {
+	tail -n 20 "$rootfs.log" >&2
+	die "debootstrap $suite failed"
+}
+
+# Security and point-release updates, as the official images carry them
+# (testing has no -updates of substance, unstable has neither).
+{
+	echo "deb $mirror $suite main"
+	if has_suite "$mirror" "$suite-updates"; then echo "deb $mirror $suite-updates main"; fi
+	if has_suite "$security_mirror" "$suite-security"; then echo "deb $security_mirror $suite-security main"; fi
+} >"$rootfs/etc/apt/sources.list"
+
+# A mirror snapshot older than its Release file's Valid-Until (a week for
+# testing and unstable) makes apt refuse it. Only then, say so and let apt
+# accept it: every later `apt-get update` in images built on this base needs
+# the same.
+if release_expired "$mirror" "$suite"; then
+	say "the $suite Release file on $mirror is past its Valid-Until: apt in $name accepts it anyway"
+	cat >"$rootfs/etc/apt/apt.conf.d/99flask-uwsgi-valid-until" <<-'APT'
+		// flask-uwsgi offline base: this mirror's Release file was past its
+		// Valid-Until when the base was built (scripts/base-offline.sh).
+		Acquire::Check-Valid-Until "false";
+	APT
+fi
 
 # Slim like Debian's own container images: no docs, man pages or translations,
 # now and in every later apt-get install; no apt caches in the layer.
@@ -89,15 +125,19 @@ rm -rf "$rootfs"/usr/share/{man,info,lintian}/* "$rootfs"/var/lib/apt/lists/* \
 	"$rootfs"/var/cache/apt/* "$rootfs"/var/log/*.log "$rootfs"/var/log/apt/*
 find "$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
 
-# `python` as in the official images.
-ln -sf /usr/bin/python3 "$rootfs/usr/local/bin/python"
-py="$(chroot "$rootfs" python3 -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
+# python3 and python are this Python, as in the official images (/usr/local/bin
+# comes first on PATH), whatever the suite's own python3 is.
+ln -sf "/usr/bin/python$python" "$rootfs/usr/local/bin/python3"
+ln -sf "/usr/bin/python$python" "$rootfs/usr/local/bin/python"
+py="$(chroot "$rootfs" /usr/bin/env PATH=/usr/local/bin:/usr/bin:/bin python3 -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
+[[ "$py" == "$python".* ]] || die "the $suite root's python3 is $py, not $python"
 
 tar --numeric-owner -C "$rootfs" -c . | docker import \
 	--change 'ENV LANG=C.UTF-8' \
 	--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
 	--change "LABEL org.opencontainers.image.description=\"Debian $suite minbase with Python $py (flask-uwsgi offline base)\"" \
 	--change "LABEL io.github.flask-uwsgi.python-version=\"$py\"" \
+	--change "LABEL io.github.flask-uwsgi.debian-suite=\"$suite\"" \
 	--change 'CMD ["python3"]' \
 	- "$name" >/dev/null
 say "built $name: Debian $suite with Python $py ($(docker image inspect -f '{{.Size}}' "$name") bytes)"

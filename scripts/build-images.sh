@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Build the prod and dev images (make images). Settings come from the Makefile:
-#   PROD_IMAGE, DEV_IMAGE      image names (flask-uwsgi:latest, flask-uwsgi:dev)
-#   PYTHON_VERSION         3.12
-#   BASE_IMAGE             python:$PYTHON_VERSION-slim
-#   OFFLINE_SUITE          Debian suite for the offline base when BASE_IMAGE
-#                          cannot be pulled (default: trixie for 3.13+, else bookworm)
+#   PROD_IMAGE, DEV_IMAGE  image names (flask-uwsgi:latest, flask-uwsgi:dev)
+#   PYTHON_VERSION         X.Y, one of python-versions (default: its default)
+#   BASE_IMAGE             python:$PYTHON_VERSION-slim; when that cannot be
+#                          pulled, the offline base of PYTHON_VERSION built from
+#                          Debian's packages (scripts/base-offline.sh)
 #   BUILDER                classic (default) or buildkit
 #   VERSION, REVISION      OCI labels
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 
-: "${PYTHON_VERSION:=3.12}"
+: "${PYTHON_VERSION:=$(scripts/versions.sh default)}"
 : "${BASE_IMAGE:=python:$PYTHON_VERSION-slim}"
 : "${PROD_IMAGE:=flask-uwsgi:latest}"
 : "${DEV_IMAGE:=flask-uwsgi:dev}"
@@ -21,28 +21,29 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
-default_suite() {
-	case "$PYTHON_VERSION" in
-		3.1[3-9]*) echo trixie ;;
-		*) echo bookworm ;;
-	esac
+# The base image: present, else pulled, else (for the official image only)
+# built from Debian's packages. The Dockerfile checks that its Python is
+# PYTHON_VERSION, whichever it is.
+resolve_base() {
+	scripts/versions.sh eol "$PYTHON_VERSION" >/dev/null || exit 1
+	if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || docker pull -q "$BASE_IMAGE" >/dev/null 2>&1; then
+		return 0
+	fi
+	[ "$BASE_IMAGE" = "python:$PYTHON_VERSION-slim" ] || die "BASE_IMAGE=$BASE_IMAGE cannot be pulled"
+	local suite offline="flask-uwsgi-base:$PYTHON_VERSION"
+	suite="$(scripts/versions.sh suite "$PYTHON_VERSION")" || exit 1
+	scripts/base-offline.sh "$offline"
+	say "$BASE_IMAGE cannot be pulled: building on $offline (Debian $suite, Python" \
+		"$(docker image inspect -f '{{index .Config.Labels "io.github.flask-uwsgi.python-version"}}' "$offline"))"
+	BASE_IMAGE="$offline"
 }
 
-# The base image: present, else pulled, else built from Debian's packages.
-resolve_base() {
-	if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
-		return 0
-	fi
-	if docker pull -q "$BASE_IMAGE" >/dev/null 2>&1; then
-		return 0
-	fi
-	local suite="${OFFLINE_SUITE:-$(default_suite)}"
-	local offline="flask-uwsgi-base:$suite"
-	OFFLINE_SUITE="$suite" scripts/base-offline.sh "$offline"
-	local py
-	py="$(docker image inspect -f '{{index .Config.Labels "io.github.flask-uwsgi.python-version"}}' "$offline")"
-	say "$BASE_IMAGE cannot be pulled: building on $offline instead (Debian $suite, Python $py; PYTHON_VERSION=$PYTHON_VERSION does not apply)"
-	BASE_IMAGE="$offline"
+# Before the build, so the error is one line (docker build -q shows none).
+check_base_python() {
+	local python
+	python="$(docker run --rm --entrypoint python3 "$BASE_IMAGE" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" ||
+		die "BASE_IMAGE=$BASE_IMAGE has no python3"
+	[ "$python" = "$PYTHON_VERSION" ] || die "BASE_IMAGE=$BASE_IMAGE has Python $python, not PYTHON_VERSION=$PYTHON_VERSION"
 }
 
 build() {
@@ -56,6 +57,7 @@ build() {
 }
 
 resolve_base
+check_base_python
 say "building $PROD_IMAGE on $BASE_IMAGE ($BUILDER builder)"
 build -q -f Dockerfile -t "$PROD_IMAGE" \
 	--build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "PYTHON_VERSION=$PYTHON_VERSION" \

@@ -15,7 +15,7 @@
 #                      empty: the engine's own BuildKit, its own platform, inline cache
 #   BASE_IMAGE         default python:$PYTHON_VERSION-slim
 #   OFFLINE_BASE=1     build on Debian's own Python instead (scripts/base-offline.sh);
-#                      only where that Python is PYTHON_VERSION (3.11, 3.13)
+#                      only for the versions python-versions gives a Debian suite
 #   REGISTRY_TLS_VERIFY  false for a plain-HTTP registry (release only)
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
@@ -77,26 +77,14 @@ login() {
 }
 
 # ------------------------------------------------------------------ build
-# The Debian suite whose own python3 is PYTHON_VERSION.
-offline_suite() {
-	case "$PYTHON_VERSION" in
-		3.11) echo bookworm ;;
-		3.13) echo trixie ;;
-		*) die "OFFLINE_BASE=1: no Debian suite ships Python $PYTHON_VERSION (3.11: bookworm, 3.13: trixie)" ;;
-	esac
-}
-
 base_image() {
 	if [ "${OFFLINE_BASE:-}" != 1 ]; then
 		echo "${BASE_IMAGE:-python:$PYTHON_VERSION-slim}"
 		return 0
 	fi
-	local suite name py
-	suite="$(offline_suite)"
-	name="flask-uwsgi-base:$suite"
-	OFFLINE_SUITE="$suite" scripts/base-offline.sh "$name" >&2
-	py="$(docker image inspect -f '{{index .Config.Labels "io.github.flask-uwsgi.python-version"}}' "$name")"
-	[[ "$py" == "$PYTHON_VERSION".* ]] || die "$name has Python $py, not $PYTHON_VERSION"
+	# python-versions says which Debian suite ships PYTHON_VERSION, if any.
+	local name="flask-uwsgi-base:$PYTHON_VERSION"
+	PYTHON_VERSION="$PYTHON_VERSION" scripts/base-offline.sh "$name" >&2 || exit 1
 	echo "$name"
 }
 
@@ -148,11 +136,12 @@ build_engine() {
 
 build() {
 	need CI_REGISTRY_IMAGE PYTHON_VERSION PROD_IMAGE DEV_IMAGE
-	local variant="${1:-}" tag args=()
+	local variant="${1:-}" tag base args=()
 	case "$variant" in
 		prod)
 			tag="$PROD_IMAGE"
-			args=(--file Dockerfile --build-arg "BASE_IMAGE=$(base_image)"
+			base="$(base_image)"
+			args=(--file Dockerfile --build-arg "BASE_IMAGE=$base"
 				--build-arg "PYTHON_VERSION=$PYTHON_VERSION"
 				--build-arg "VERSION=${CI_COMMIT_TAG:-${CI_COMMIT_SHORT_SHA:-dev}}"
 				--build-arg "REVISION=${CI_COMMIT_SHA:-unknown}")

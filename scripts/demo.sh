@@ -13,6 +13,8 @@ cd "$(dirname "$0")/../examples/hello"
 : "${DEV_IMAGE:=flask-uwsgi:dev}"
 : "${DEMO_HTTP_PORT:=8080}"
 : "${DEMO_DEBUG_PORT:=5678}"
+# The pinned Compose v2 in the project's .venv (make venv).
+: "${COMPOSE:=../../.venv/bin/docker-compose}"
 project=flask-uwsgi-demo
 
 # shellcheck source=scripts/lib.sh
@@ -21,7 +23,7 @@ project=flask-uwsgi-demo
 demo_compose() {
 	FLASK_UWSGI_IMAGE="$PROD_IMAGE" FLASK_UWSGI_DEV_IMAGE="$DEV_IMAGE" \
 		HTTP_PORT="$DEMO_HTTP_PORT" DEBUG_PORTS="$DEMO_DEBUG_PORT-$((DEMO_DEBUG_PORT + 1))" \
-		docker compose -p "$project" "$@"
+		"$COMPOSE" -p "$project" "$@"
 }
 
 # Every worker has joined the debug session, or the stack is gone.
@@ -53,7 +55,7 @@ flask-uwsgi demo is running (Compose project $project, from examples/hello, imag
   debugger:  127.0.0.1:$DEMO_DEBUG_PORT, one attach for both workers
              (VS Code: open examples/hello, Run "Attach to flask-uwsgi")
   code:      examples/hello is mounted at /app; saving main.py reloads it
-  logs:      docker compose -p $project logs -f
+  logs:      docker compose -p $project logs -f   (or $COMPOSE)
   stop:      make demo-stop
 MSG
 }

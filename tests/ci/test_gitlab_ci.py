@@ -17,11 +17,10 @@ from typing import Any
 import pytest
 
 from tests.ci.local_pipeline import derive, load
-from tests.conftest import ROOT
+from tests.conftest import DEFAULT_PYTHON, PYTHONS, ROOT
 
 PIPELINE_FILE = ROOT / ".gitlab-ci.yml"
 PIPELINE = load(PIPELINE_FILE.read_text())
-PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 BIN = Path(sys.executable).parent
 KEYWORDS = {"include", "workflow", "stages", "variables", "default"}
 
@@ -119,6 +118,12 @@ def test_gitlab_schema_accepts_the_local_pipeline(tmp_path: Path) -> None:
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_versions_are_python_versions() -> None:
+    assert PIPELINE["variables"]["DEFAULT_PYTHON"] == DEFAULT_PYTHON
+    assert PIPELINE["variables"]["JOB_IMAGE"].startswith(f"python:{DEFAULT_PYTHON}.")
+    assert matrix_pythons(PIPELINE[".pythons"]) == PYTHONS
 
 
 def test_stages() -> None:
@@ -222,7 +227,7 @@ def released(log: Path, python: str, **env: str) -> dict[str, str]:
         "CI_REGISTRY_USER": "u",
         "CI_REGISTRY_PASSWORD": "p",
         "CI_DEFAULT_BRANCH": "main",
-        "DEFAULT_PYTHON": "3.12",
+        "DEFAULT_PYTHON": DEFAULT_PYTHON,
         "PYTHON_VERSION": python,
         "PROD_IMAGE": f"registry.example/flask-uwsgi:abc123-py{python}",
         "DEV_IMAGE": f"registry.example/flask-uwsgi:abc123-py{python}-dev",
@@ -239,24 +244,26 @@ def released(log: Path, python: str, **env: str) -> dict[str, str]:
 
 
 def test_release_tags_of_the_default_branch(fake_skopeo: Path) -> None:
-    assert released(fake_skopeo, "3.12", CI_COMMIT_BRANCH="main") == {
-        "3.12": "abc123-py3.12",
-        "3.12-dev": "abc123-py3.12-dev",
-        "latest": "abc123-py3.12",
-        "dev": "abc123-py3.12-dev",
+    py = DEFAULT_PYTHON
+    assert released(fake_skopeo, py, CI_COMMIT_BRANCH="main") == {
+        py: f"abc123-py{py}",
+        f"{py}-dev": f"abc123-py{py}-dev",
+        "latest": f"abc123-py{py}",
+        "dev": f"abc123-py{py}-dev",
     }
-    assert released(fake_skopeo, "3.10", CI_COMMIT_BRANCH="main") == {
-        "3.10": "abc123-py3.10",
-        "3.10-dev": "abc123-py3.10-dev",
+    assert released(fake_skopeo, "3.11", CI_COMMIT_BRANCH="main") == {
+        "3.11": "abc123-py3.11",
+        "3.11-dev": "abc123-py3.11-dev",
     }
 
 
 def test_release_tags_of_a_version_tag(fake_skopeo: Path) -> None:
-    assert released(fake_skopeo, "3.12", CI_COMMIT_TAG="v1.2.3") == {
-        "1.2.3-py3.12": "abc123-py3.12",
-        "1.2.3-py3.12-dev": "abc123-py3.12-dev",
-        "1.2.3": "abc123-py3.12",
-        "1.2.3-dev": "abc123-py3.12-dev",
+    py = DEFAULT_PYTHON
+    assert released(fake_skopeo, py, CI_COMMIT_TAG="v1.2.3") == {
+        f"1.2.3-py{py}": f"abc123-py{py}",
+        f"1.2.3-py{py}-dev": f"abc123-py{py}-dev",
+        "1.2.3": f"abc123-py{py}",
+        "1.2.3-dev": f"abc123-py{py}-dev",
     }
     assert released(fake_skopeo, "3.13", CI_COMMIT_TAG="1.2.3") == {
         "1.2.3-py3.13": "abc123-py3.13",
@@ -266,7 +273,7 @@ def test_release_tags_of_a_version_tag(fake_skopeo: Path) -> None:
 
 def test_release_refuses_other_refs(fake_skopeo: Path) -> None:
     with pytest.raises(subprocess.CalledProcessError) as error:
-        released(fake_skopeo, "3.12", CI_COMMIT_BRANCH="topic")
+        released(fake_skopeo, DEFAULT_PYTHON, CI_COMMIT_BRANCH="topic")
     assert b"default branch" in error.value.stderr
     assert not fake_skopeo.exists()
 

@@ -22,7 +22,7 @@ import docker
 import pytest
 from docker.models.containers import Container
 
-from tests.conftest import ROOT
+from tests.conftest import COMPOSE, ROOT
 
 # The image tests' fixtures (images built once per run), for this folder too.
 from tests.images.conftest import DEV_IMAGE, PROD_IMAGE, Running, client, images  # noqa: F401
@@ -62,7 +62,7 @@ class Stack:
         }
 
     def compose(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        command = ["docker", "compose", "-p", self.project, *(f for name in self.files for f in ("-f", name)), *args]
+        command = [COMPOSE, "-p", self.project, *(f for name in self.files for f in ("-f", name)), *args]
         result = subprocess.run(
             command, cwd=self.dir, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
         )
@@ -78,7 +78,7 @@ class Stack:
 
     def down(self) -> None:
         subprocess.run(
-            ["docker", "compose", "-p", self.project, "down", "-v", "-t", "0"],
+            [COMPOSE, "-p", self.project, "down", "-v", "-t", "0"],
             cwd=self.dir,
             env=self.env,
             capture_output=True,

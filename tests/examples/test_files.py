@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from tests.conftest import COMPOSE
 from tests.examples.conftest import EXAMPLES
 
 NAMES = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir())
@@ -40,7 +41,7 @@ def test_tasks_json_brings_the_dev_stack_up_and_down(example: str) -> None:
 
 
 def compose_config(example: str, *files: str) -> dict:
-    command = ["docker", "compose", *(f for name in files for f in ("-f", name)), "config", "--format", "json"]
+    command = [COMPOSE, *(f for name in files for f in ("-f", name)), "config", "--format", "json"]
     env = {k: v for k, v in os.environ.items() if k not in {"HTTP_PORT", "DEBUG_PORTS", "DEBUGPY_PORTS"}}
     result = subprocess.run(command, cwd=EXAMPLES / example, env=env, capture_output=True, text=True, check=True)
     return json.loads(result.stdout)["services"]["web"]
