@@ -82,6 +82,19 @@ test-unit: venv ## the fast host-side tests only
 test-images: venv engine ## the image tests only
 	$(BIN)/pytest -m image $(PYTEST_ARGS)
 
+# Every other version with an offline base (python-versions): its images built
+# and its image and debugger tests run, one version after the other.
+OTHER_PYTHONS ?= $(filter-out $(DEFAULT_PYTHON),$(shell scripts/versions.sh offline))
+test-versions: venv engine ## tests/images on every other Python with an offline base (3.11, 3.13, 3.15)
+	@set -e; for version in $(OTHER_PYTHONS); do \
+		echo "flask-uwsgi: image and debugger tests on Python $$version"; \
+		env -u PROD_IMAGE -u DEV_IMAGE -u BASE_IMAGE $(MAKE) -s --no-print-directory test-python-version PYTHON_VERSION=$$version; \
+	done
+
+.PHONY: test-versions test-python-version
+test-python-version:
+	$(BIN)/pytest tests/images $(PYTEST_ARGS)
+
 clean: demo-stop ## remove the images, the venv and caches
 	-docker image rm -f $(DEV_IMAGE) $(PROD_IMAGE) 2>/dev/null
 	rm -rf $(VENV) .pytest_cache .ruff_cache

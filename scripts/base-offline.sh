@@ -65,9 +65,7 @@ trap 'rm -rf "$rootfs" "$rootfs.log"' EXIT
 chmod 0755 "$rootfs"
 
 say "building $name: Python $python from Debian $suite ($mirror)"
-# pythonX.Y by name: it is python3 in most suites, and in sid the next
-# release beside it (python3 resolves to it below).
-debootstrap --variant=minbase --include="python$python,python$python-venv,ca-certificates" \
+debootstrap --variant=minbase --include=ca-certificates \
 	"$suite" "$rootfs" "$mirror" "$script" >"$rootfs.log" 2>&1 || {
 	tail -n 20 "$rootfs.log" >&2
 	die "debootstrap $suite failed"
@@ -111,8 +109,14 @@ DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/*.bin ||
 Dir::Cache::pkgcache ""; Dir::Cache::srcpkgcache "";
 APT
 
-chroot "$rootfs" /bin/sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get upgrade -qq -y' >/dev/null ||
-	die "apt-get upgrade in the new $suite root failed"
+# pythonX.Y by name: it is python3 in most suites, and in sid the next
+# release beside it (python3 resolves to it below). apt, not debootstrap,
+# resolves its dependencies (debootstrap misses virtual packages).
+chroot "$rootfs" /bin/sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get upgrade -qq -y &&
+	DEBIAN_FRONTEND=noninteractive apt-get install -qq -y python$python python$python-venv" >"$rootfs.log" 2>&1 || {
+	tail -n 20 "$rootfs.log" >&2
+	die "installing Python $python in the new $suite root failed"
+}
 
 # The host's CA bundle: pip and apt inside the image then trust what this
 # machine trusts (a TLS-inspecting proxy's CA included). Also a local CA file,

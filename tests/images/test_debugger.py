@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -18,18 +19,19 @@ BREAK_LINE = next(n for n, line in enumerate(MAIN.read_text().splitlines(), 1) i
 MAPPINGS = [{"localRoot": str(HELLO), "remoteRoot": "/app"}]
 
 
-def start_debug(run: Run, workers: int = 1, **env: str) -> Running:
-    """A dev container with the debugger on, once every worker can be debugged."""
+def start_debug(run: Run, workers: int = 1, app: Path = HELLO, **env: str) -> Running:
+    """A dev container with the debugger on (the app in ``app``), once every worker can be debugged."""
     if env.get("DEBUGPY_PORTS") == "per-worker":
-        app = run("dev", env={"DEBUGPY_ENABLE": "1", **env}, ports=(8080, *(5678 + i for i in range(workers))))
+        ports = (8080, *(5678 + i for i in range(workers)))
+        running = run("dev", app=app, env={"DEBUGPY_ENABLE": "1", **env}, ports=ports)
         for worker in range(1, workers + 1):
-            app.wait_log(rf"^debugpy listening on 0\.0\.0\.0:{5677 + worker} \(worker {worker}\)$")
-        return app
-    app = run("dev", env={"DEBUGPY_ENABLE": "1", **env}, ports=(8080, 5678))
-    app.wait_log(r"^debugpy listening on 0\.0\.0\.0:5678 \(every worker\)$")
+            running.wait_log(rf"^debugpy listening on 0\.0\.0\.0:{5677 + worker} \(worker {worker}\)$")
+        return running
+    running = run("dev", app=app, env={"DEBUGPY_ENABLE": "1", **env}, ports=(8080, 5678))
+    running.wait_log(r"^debugpy listening on 0\.0\.0\.0:5678 \(every worker\)$")
     for worker in range(1, workers + 1):
-        app.wait_log(rf"^debugpy: worker {worker} joined the debug session on port 5678$")
-    return app
+        running.wait_log(rf"^debugpy: worker {worker} joined the debug session on port 5678$")
+    return running
 
 
 def worker_pids(app: Running) -> set[int]:
