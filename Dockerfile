@@ -102,7 +102,7 @@ RUN set -eux; \
     chmod 0775 /home/app
 
 COPY --from=builder /opt/venv /opt/venv
-COPY uwsgi/uwsgi.ini /etc/flask-uwsgi/uwsgi.ini
+COPY uwsgi/uwsgi.ini uwsgi/http-router.ini uwsgi/http-direct.ini /etc/flask-uwsgi/
 COPY uwsgi/uwsgi_app_loader.py uwsgi/uwsgi_hot_reload.py /usr/local/lib/flask-uwsgi/python/
 COPY entrypoint/ /usr/local/lib/flask-uwsgi/
 

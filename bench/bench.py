@@ -60,7 +60,7 @@ LABEL = "io.github.flask-uwsgi.bench"
 # Debug mode as the examples run it: one debug port, every worker joining the
 # session (a DAP client follows each worker's child session, as VS Code does).
 DEBUG_ENV = {"DEBUGPY_ENABLE": "1"}
-DEBUG_READY = r"^debugpy: worker \d+ joined the debug session"
+DEBUG_READY = r"^debugpy: worker \d+ ready to join the debug session"
 MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 

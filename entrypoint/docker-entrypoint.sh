@@ -15,6 +15,11 @@ FLASK_UWSGI_LIB="${FLASK_UWSGI_LIB:-$(dirname "$(readlink -f "${BASH_SOURCE[0]}"
 FLASK_UWSGI_ETC="${FLASK_UWSGI_ETC:-/etc/flask-uwsgi}"
 FLASK_UWSGI_DROPINS="${FLASK_UWSGI_DROPINS:-/docker-entrypoint.d}"
 FLASK_UWSGI_APP_INI="${FLASK_UWSGI_APP_INI:-/app/uwsgi.ini}"
+# The container's runtime files (the debug hub's, the drain's, uWSGI's
+# sockets): made fresh at each start. uwsgi.ini and the Python helpers find it
+# through this variable.
+FLASK_UWSGI_RUN="${FLASK_UWSGI_RUN:-/tmp/flask-uwsgi}"
+export FLASK_UWSGI_RUN
 
 # sysexits.h EX_CONFIG: the container's settings are wrong.
 readonly EXIT_CONFIG=78
@@ -93,6 +98,14 @@ fu_validate() {
 	fu_check_app_module
 	fu_check_uwsgi_numbers
 	fu_bool HOT_RELOAD || :
+	fu_bool ACCESS_LOG || :
+	case "$HTTP_MODE" in
+		router | direct) ;;
+		*) fu_die "HTTP_MODE=\"$HTTP_MODE\" is not router or direct" ;;
+	esac
+	if ! [[ "$STOP_DRAIN_SECONDS" =~ ^[0-9]{1,4}$ ]] || ((10#$STOP_DRAIN_SECONDS > 3600)); then
+		fu_die "STOP_DRAIN_SECONDS=\"$STOP_DRAIN_SECONDS\" is not a number of seconds (0-3600)"
+	fi
 	FU_DEBUG=0
 	fu_bool DEBUGPY_WAIT || :
 	fu_check_port DEBUGPY_PORT
@@ -127,18 +140,40 @@ fu_validate() {
 	fi
 }
 
-# DEBUGPY_PORTS=one: uWSGI adopts a debug hub whose pid is in the pidfile (so
-# one that outlived a killed master keeps its session). A pidfile left by an
-# earlier run of the container, its pid now someone else's, would stop the
-# hub from starting: remove it.
-fu_clear_stale_debug_hub() {
-	local pidfile=/tmp/flask-uwsgi-debugpy-hub.pid pid
-	[ -f "$pidfile" ] || return 0
-	pid="$(<"$pidfile")"
-	if [[ "$pid" =~ ^[0-9]+$ ]] && grep -qs 'uwsgi_debugpy.py' "/proc/$pid/cmdline"; then
-		return 0
+# A fresh runtime directory for this start of the container (one left by an
+# earlier run, after `docker restart`, names processes that are gone). A
+# uWSGI restarted by supervisord keeps it: the debug hub outlives its master.
+fu_prepare_run_dir() {
+	rm -rf "$FLASK_UWSGI_RUN"
+	mkdir -m 0700 "$FLASK_UWSGI_RUN" || fu_die "cannot create $FLASK_UWSGI_RUN (FLASK_UWSGI_RUN): /tmp must be writable"
+}
+
+# The CPUs this container may use: the affinity mask (docker run --cpuset-cpus),
+# lowered to the CPU quota (--cpus, a Kubernetes CPU limit: cgroup v2 cpu.max,
+# or v1 cpu.cfs_quota_us), rounded up.
+fu_cpus() {
+	local cpus quota period
+	cpus="$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)"
+	if [ -r /sys/fs/cgroup/cpu.max ]; then
+		read -r quota period </sys/fs/cgroup/cpu.max
+	elif [ -r /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+		quota="$(</sys/fs/cgroup/cpu/cpu.cfs_quota_us)" period="$(</sys/fs/cgroup/cpu/cpu.cfs_period_us)"
 	fi
-	rm -f "$pidfile" /tmp/flask-uwsgi-debugpy-hub.json
+	if [[ "${quota:-max}" =~ ^[0-9]+$ ]] && ((period > 0)); then
+		quota=$(((quota + period - 1) / period))
+		((quota >= cpus)) || cpus=$quota
+	fi
+	echo "$cpus"
+}
+
+# uwsgi.ini's processes and threads, from the CPUs (see uwsgi.ini for the
+# measurements behind the numbers); /app/uwsgi.ini and UWSGI_PROCESSES,
+# UWSGI_THREADS still win.
+fu_size_workers() {
+	local cpus
+	cpus="$(fu_cpus)"
+	export FLASK_UWSGI_PROCESSES="$cpus" FLASK_UWSGI_THREADS=4
+	FU_SIZING="$cpus CPU(s): $FLASK_UWSGI_PROCESSES processes x $FLASK_UWSGI_THREADS threads"
 }
 
 # Drop-ins, in C-locale sorted order: *.envsh are sourced (they may export
@@ -183,12 +218,22 @@ fu_run_prestart() {
 # as env.sh describes, and moves UWSGI_* variables onto it.
 # usage: fu_uwsgi_command [EXTRA_UWSGI_ARG...]
 fu_uwsgi_command() {
-	FU_UWSGI=(uwsgi --ini "$FLASK_UWSGI_ETC/uwsgi.ini")
+	fu_size_workers
+	# uwsgi.ini reads these (and HTTP_MODE, PORT).
+	FLASK_UWSGI_QUIET_REQUESTS=true
+	if fu_bool ACCESS_LOG; then FLASK_UWSGI_QUIET_REQUESTS=false; fi
+	export FLASK_UWSGI_QUIET_REQUESTS
+	FU_UWSGI=(uwsgi --ini "$FLASK_UWSGI_ETC/uwsgi.ini" --ini "$FLASK_UWSGI_ETC/http-$HTTP_MODE.ini")
 	if [ -f "$FLASK_UWSGI_APP_INI" ]; then
 		FU_UWSGI+=(--ini "$FLASK_UWSGI_APP_INI")
 	fi
 	if ((FU_DEBUG)); then
 		FU_UWSGI+=(--set "processes=$(fu_debug_workers)")
+	fi
+	# HOT_RELOAD has the master reload the workers only, which then import
+	# the app anew (uwsgi_hot_reload.py).
+	if fu_bool HOT_RELOAD; then
+		FU_UWSGI+=(--set "lazy-apps=true" --set "master-fifo=$FLASK_UWSGI_RUN/master.fifo")
 	fi
 	# uWSGI reads UWSGI_* itself, but before its command line, so an ini file
 	# given there would win. Passed here as --set, after the ini files, they
@@ -198,7 +243,10 @@ fu_uwsgi_command() {
 	if ((FU_DEBUG)); then
 		forced+="$(awk -F ' *= *' '/^[a-z-]+ *= *[0-9]+$/ { printf "%s ", $1 }' "$FLASK_UWSGI_ETC/debug.ini")"
 	fi
-	while IFS= read -r var; do
+	# (a command substitution, not a process substitution: uWSGI, exec'd
+	# next, must not inherit a child still exiting)
+	for var in $(compgen -e | LC_ALL=C sort); do
+		[[ "$var" == UWSGI_* ]] || continue
 		option="${var#UWSGI_}"
 		option="${option,,}"
 		option="${option//_/-}"
@@ -207,7 +255,7 @@ fu_uwsgi_command() {
 		fi
 		FU_UWSGI+=(--set "$option=${!var}")
 		unset "$var"
-	done < <(compgen -e | grep '^UWSGI_' | LC_ALL=C sort)
+	done
 	FU_UWSGI+=("$@")
 	if ((FU_DEBUG)); then
 		FU_UWSGI+=(--ini "$FLASK_UWSGI_ETC/debug.ini")
@@ -220,11 +268,44 @@ fu_uwsgi_command() {
 # usage: fu_exec_uwsgi [EXTRA_UWSGI_ARG...]
 fu_exec_uwsgi() {
 	fu_uwsgi_command "$@"
-	if ((FU_DEBUG)); then
-		fu_clear_stale_debug_hub
+	fu_log "$FU_SIZING, HTTP_MODE=$HTTP_MODE; starting: ${FU_UWSGI[*]}"
+	if ((10#$STOP_DRAIN_SECONDS > 0)); then
+		fu_run_draining_uwsgi
 	fi
-	fu_log "starting: ${FU_UWSGI[*]}"
 	exec "${FU_UWSGI[@]}"
+}
+
+# STOP_DRAIN_SECONDS > 0: this shell stays uWSGI's parent to give SIGTERM its
+# drain first (uWSGI itself stops at once): the flag file makes the health
+# path answer 503 (uwsgi_app_loader.py) and the health check fail, uWSGI
+# serves on, then it gets the SIGTERM it maps to a graceful stop. Other
+# signals are passed on as they come. Exits with uWSGI's status.
+fu_run_draining_uwsgi() {
+	local pid signal status
+	"${FU_UWSGI[@]}" &
+	pid=$!
+	# shellcheck disable=SC2064 # the pid is fixed now
+	trap "fu_drain_then_stop $pid" TERM
+	for signal in HUP INT QUIT USR1 USR2 WINCH; do
+		# shellcheck disable=SC2064
+		trap "kill -$signal $pid 2>/dev/null" "$signal"
+	done
+	# wait returns early for each trapped signal; the last one gives uWSGI's status.
+	while :; do
+		status=0
+		wait "$pid" || status=$?
+		kill -0 "$pid" 2>/dev/null || break
+	done
+	exit "$status"
+}
+
+fu_drain_then_stop() {
+	local pid="$1"
+	: >"$FLASK_UWSGI_RUN/draining"
+	fu_log "SIGTERM: draining for $STOP_DRAIN_SECONDS s (GET $HEALTHCHECK_PATH answers 503), then stopping gracefully"
+	sleep "$STOP_DRAIN_SECONDS" &
+	wait "$!" || :
+	kill -TERM "$pid" 2>/dev/null || :
 }
 
 # Dev image: supervisord becomes PID 1 and starts uWSGI through this script
@@ -237,7 +318,10 @@ fu_exec_supervisord() {
 		[[ "$arg" != *$'\n'* ]] || fu_die "uWSGI arguments must not contain newlines: \"$arg\""
 	done
 	FLASK_UWSGI_ARGS="$(printf '%s\n' "$@")"
-	export FLASK_UWSGI_ARGS
+	# supervisord waits this long for uWSGI to stop (supervisord.conf): the
+	# drain, then a little more than uWSGI's 8 s worker-reload-mercy.
+	FLASK_UWSGI_STOP_WAIT=$((10#$STOP_DRAIN_SECONDS + 9))
+	export FLASK_UWSGI_ARGS FLASK_UWSGI_STOP_WAIT
 	fu_log "starting supervisord"
 	exec flask-uwsgi-supervisord -c "$FLASK_UWSGI_ETC/supervisord.conf"
 }
@@ -259,6 +343,7 @@ fu_serve() {
 	if [ -n "${FLASK_UWSGI_SUPERVISED:-}" ]; then
 		fu_exec_supervised_uwsgi
 	fi
+	fu_prepare_run_dir
 	fu_run_dropins
 	fu_run_prestart
 	if [ -n "${FU_ENV_CHANGED:-}" ]; then
@@ -271,7 +356,34 @@ fu_serve() {
 	fu_exec_uwsgi "$@"
 }
 
+# Dev image, started as root (its default user): go on as the owner of /app,
+# whatever uid that is, before anything else runs. With the source
+# bind-mounted from a Linux host, the app can then write into it (Flask's
+# instance/, a SQLite file, uploads), and what it writes belongs to the
+# developer on the host. A privilege drop here rather than uWSGI's uid/gid
+# options or supervisord's user=: the hooks, supervisord, uWSGI, the debug
+# hub and debugpy's adapter all run unprivileged, and nothing stays root.
+# Group 0 is kept beside the owner's group, so the image's files (group 0)
+# stay readable. A root-owned /app (nothing mounted, or a root-owned mount)
+# means the image's own user, 10001. Started as anyone else (docker run
+# --user, Compose's user:), nothing changes.
+fu_become_app_owner() {
+	[ "$(id -u)" = 0 ] && fu_is_dev_image || return 0
+	local uid gid
+	uid="$(stat -c %u /app)" gid="$(stat -c %g /app)"
+	if [ "$uid" = 0 ]; then
+		uid=10001 gid=0
+	fi
+	# A uid the image does not know has no home: the image user's is group-writable.
+	export HOME=/home/app
+	# The container's stdout and stderr belong to root; supervisord reopens
+	# them (/dev/stdout) for uWSGI's logs, which needs them to be the user's.
+	chown --dereference "$uid" "/proc/$$/fd/1" "/proc/$$/fd/2" 2>/dev/null || :
+	exec setpriv --reuid="$uid" --regid="$gid" --groups=0 --inh-caps=-all -- "$FLASK_UWSGI_LIB/docker-entrypoint.sh" "$@"
+}
+
 fu_main() {
+	fu_become_app_owner "$@"
 	# docker run IMAGE --processes 4: options for uWSGI
 	if [ "${1:0:1}" = '-' ]; then
 		set -- uwsgi "$@"

@@ -48,6 +48,32 @@
 # Default: (empty, off)
 : "${HOT_RELOAD:=}"
 
+# ACCESS_LOG: 1/true/yes/on log every request (uWSGI's request log, on
+# stdout). Off, uWSGI logs what operators need without paying per request:
+# client and server errors (4xx, 5xx) and requests slower than 1 s. Every
+# request through Docker's log pipeline cost 40-50% of throughput (make
+# bench). The dev image sets ACCESS_LOG=1. Values as HOT_RELOAD's.
+# Default: (empty, off)
+: "${ACCESS_LOG:=}"
+
+# HTTP_MODE: router: uWSGI's HTTP router, an asynchronous process, reads
+# each request whole before a worker sees it, so slow or idle clients hold no
+# worker thread, and keeps client connections alive. direct: the workers
+# read HTTP themselves (http-socket, one connection per request): a few
+# percent more throughput on small answers, but each slow client holds a
+# thread; only behind a proxy that buffers requests.
+# Default: router
+: "${HTTP_MODE:=router}"
+
+# STOP_DRAIN_SECONDS: what SIGTERM does first. For this many seconds the
+# health path (HEALTHCHECK_PATH) answers 503, so load balancers and probes
+# take the container out of rotation, while every request is still served;
+# then the graceful stop (in-flight requests finish, exit 0). 0: stop at
+# once. Whole seconds, 0-3600; give docker stop (--stop-timeout) or
+# Kubernetes (terminationGracePeriodSeconds) that long and more.
+# Default: 0
+: "${STOP_DRAIN_SECONDS:=0}"
+
 # --- dev image only ----------------------------------------------------------
 
 # DEBUGPY_ENABLE: 1/true/yes/on start debugpy in every uWSGI worker;
@@ -80,4 +106,5 @@
 : "${DEBUGPY_WAIT:=}"
 
 export APP_MODULE PORT PRESTART_SCRIPT HEALTHCHECK_PATH ENTRYPOINT_QUIET_LOGS HOT_RELOAD \
+    ACCESS_LOG HTTP_MODE STOP_DRAIN_SECONDS \
     DEBUGPY_ENABLE DEBUGPY_HOST DEBUGPY_PORT DEBUGPY_PORTS DEBUGPY_WAIT

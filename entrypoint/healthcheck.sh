@@ -3,6 +3,7 @@
 # Sends GET HEALTHCHECK_PATH over bash's /dev/tcp (the image has no curl) and
 # passes on any status below 500. With the debugger on, a worker paused at a
 # breakpoint is expected, so a connection accepted by uWSGI's socket is enough.
+# During the drain on stop it fails at once.
 set -Eeo pipefail
 
 FLASK_UWSGI_LIB="${FLASK_UWSGI_LIB:-$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")}"
@@ -16,6 +17,9 @@ fail() {
 	echo "unhealthy: $*"
 	exit 1
 }
+
+# STOP_DRAIN_SECONDS: SIGTERM came and the server is draining (docker-entrypoint.sh).
+[ ! -e "$FLASK_UWSGI_RUN/draining" ] || fail "draining: the server is stopping"
 
 # (bash's own "Connection refused" would only repeat the line below)
 { exec 3<>"/dev/tcp/127.0.0.1/$PORT"; } 2>/dev/null || fail "nothing accepts connections on port $PORT"

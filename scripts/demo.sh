@@ -26,11 +26,11 @@ demo_compose() {
 		"$COMPOSE" -p "$project" "$@"
 }
 
-# Every worker has joined the debug session, or the stack is gone.
+# Every worker is ready to join the debug session, or the stack is gone.
 debuggable_or_gone() {
 	local logs
 	logs="$(demo_compose logs --no-log-prefix web 2>/dev/null)"
-	[[ "$logs" == *"worker 2 joined the debug session"* ]] || [ -z "$(demo_compose ps -q web)" ] ||
+	[[ "$logs" == *"worker 2 ready to join the debug session"* ]] || [ -z "$(demo_compose ps -q web)" ] ||
 		[ "$(docker inspect -f '{{.State.Running}}' "$(demo_compose ps -q web)")" != true ]
 }
 

@@ -18,6 +18,10 @@ the app's own code raised.
 With HOT_RELOAD on (development), a broken save must not end the container:
 the same lines are logged, every request gets a 500 page with the error, and
 the files involved are watched so that the next save reloads uWSGI again.
+
+With STOP_DRAIN_SECONDS set, the app is wrapped for the drain on stop: while
+the entrypoint's flag file exists, the health path answers 503 and every
+answer closes its connection (see ``draining``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from __future__ import annotations
 import ast
 import importlib
 import os
+import signal
 import sys
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -202,6 +208,54 @@ def hot_reload(environ: os._Environ[str] | dict[str, str]) -> bool:
     return (environ.get(RELOAD_VARIABLE) or "").strip().lower() in TRUE
 
 
+def draining(app: Callable[..., Any], health_path: str, flag: str) -> Callable[..., Any]:
+    """``app``, answering 503 on ``health_path`` and closing each connection once ``flag`` exists.
+
+    The entrypoint creates the flag when SIGTERM starts the drain; load
+    balancers and probes see the 503 and stop sending, clients on kept-alive
+    connections reconnect elsewhere, and the app serves on meanwhile. The
+    flag is looked at no more than every 0.1 s.
+    """
+    state = {"checked": 0.0, "on": False}
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        now = time.monotonic()
+        if now - state["checked"] > 0.1:
+            state["on"], state["checked"] = os.path.exists(flag), now
+        if not state["on"]:
+            return app(environ, start_response)
+        if environ.get("PATH_INFO") == health_path:
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain"), ("Connection", "close")])
+            return [b"draining: the server is stopping\n"]
+
+        def closing(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+            return start_response(status, [*headers, ("Connection", "close")], *exc_info)
+
+        return app(environ, closing)
+
+    return application
+
+
+def _default_sigchld_in_workers() -> None:
+    """Give the workers the default SIGCHLD handling back.
+
+    uwsgi.ini gives the master a do-nothing SIGCHLD handler (to notice exited
+    workers at once); forked workers inherit it, and a child the app starts
+    would then interrupt uWSGI's own waits in the worker.
+    """
+    import uwsgi
+
+    def reset() -> None:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+
+    if uwsgi.worker_id() > 0:  # lazy-apps: already in a worker
+        reset()
+    else:
+        from uwsgidecorators import postfork
+
+        postfork(reset)
+
+
 def _application() -> Callable[..., Any]:
     spec = os.environ.get(VARIABLE) or DEFAULT
     reload = hot_reload(os.environ)
@@ -220,10 +274,15 @@ def _application() -> Callable[..., Any]:
         import uwsgi_hot_reload
 
         uwsgi_hot_reload.install(os.getcwd(), watched)
+    if int(os.environ.get("STOP_DRAIN_SECONDS") or 0) > 0:
+        # The entrypoint's flag file, in the runtime directory it exported.
+        flag = os.path.join(os.environ["FLASK_UWSGI_RUN"], "draining")
+        app = draining(app, os.environ.get("HEALTHCHECK_PATH") or "/", flag)
     return app
 
 
 # Only inside uWSGI, which puts its embedded `uwsgi` module in sys.modules
 # before importing anything; tests import this module for its functions.
 if hasattr(sys.modules.get("uwsgi"), "worker_id"):
+    _default_sigchld_in_workers()
     application = _application()

@@ -7,23 +7,39 @@ chosen by DEBUGPY_PORTS:
 ``one`` (default): one attach covers every worker. A small hub process,
     started by uWSGI as a daemon (debug-one-port.ini), runs ``debugpy.listen``
     on DEBUGPY_HOST:DEBUGPY_PORT and becomes the root of the debug session.
-    Each worker connects to the hub's debug adapter, reporting the hub as its
-    parent process, so the adapter offers it to the debugger as a subprocess
-    (VS Code opens a child session for it by itself): workers forked later,
-    after a respawn or a reload, join the same session.
+    Workers join only while a debugger is attached, so with nobody attached
+    they run untraced, at full speed. Each worker keeps a connection to the
+    hub's control socket; when a debugger attaches, the hub tells every
+    worker, and each connects to the hub's debug adapter reporting the hub as
+    its parent process, so the adapter offers it to the debugger as a
+    subprocess (VS Code opens a child session for it by itself). When the
+    debugger leaves, the workers stop tracing. Workers forked later, after a
+    respawn or a reload, learn the state when they connect.
 ``per-worker``: worker N listens on DEBUGPY_PORT + N - 1; attach to each.
+    Each worker is traced from its start, attached or not.
 
 With DEBUGPY_WAIT on, a worker waits for its debugger before it takes requests.
 
 Why each step is here:
 - never in the master: the attach would see a process that serves nothing,
-  and workers forked from a traced master hang on shutdown;
+  and workers forked from a traced master hang on shutdown; the master only
+  imports debugpy, once, so that workers need not (it starts no thread and
+  traces nothing);
 - after fork (``uwsgidecorators.postfork``), or straight away when already
   imported in a worker (lazy-apps imports apps after the fork hooks ran);
 - ``debugpy.configure(python=...)``: under uWSGI ``sys.executable`` is the
   uWSGI binary, which cannot run debugpy's adapter;
 - per-worker: retry on "address in use": a respawned worker's port may still
   be held by the adapter of the worker it replaces.
+
+Beyond debugpy's public API (listen, configure, is_client_connected), the
+one-port mode uses pydevd, which debugpy bundles, the way debugpy's own
+subprocess support does: ``pydevd.SetupHolder.setup`` for the adapter's
+endpoint and access token (debugpy exposes no other way to have a process
+join a session as another one's subprocess), ``pydevd.settrace`` to join and
+``pydevd.stoptrace`` to leave. That is tied to the pinned debugpy 1.8.22
+(requirements/dev.txt); tests/images/test_debugger.py attaches, breaks,
+detaches and attaches again through it on every Python version.
 """
 
 from __future__ import annotations
@@ -36,7 +52,6 @@ import shutil
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -47,17 +62,12 @@ from typing import Any
 # inherited by its adapter process.
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
-# A respawned worker waits this long for its predecessor's port (per-worker),
-# a new worker this long for the hub to be up (one port).
+# A respawned worker waits this long for its predecessor's port (per-worker);
+# a worker retries the hub's socket this often (one port).
 RETRY_SECONDS = 60.0
 RETRY_INTERVAL = 0.5
 TRUE = {"1", "true", "yes", "on"}
 ONE_PORT = "one"  # the other mode: "per-worker"
-# Where the hub tells workers how to reach its adapter: written 0600 (it holds
-# the adapter's access token) in the container's own /tmp. Beside it, uWSGI's
-# pidfile of the hub (debug-one-port.ini); docker-entrypoint.sh removes both
-# when a previous run of the container left them.
-HUB_FILE = "/tmp/flask-uwsgi-debugpy-hub.json"  # noqa: S108
 
 
 @dataclass(frozen=True)
@@ -148,46 +158,103 @@ def listen(host: str, port: int, worker_id: int, *, retry_seconds: float = RETRY
 
 
 # --- one port: the hub ---------------------------------------------------------
+# The hub and the workers talk over a unix socket in the container's runtime
+# directory (0700, the container's user only): one JSON line per state, the
+# current one as soon as a worker connects, then each change. "Attached"
+# carries what a worker needs to join (the adapter's endpoint and token).
+
+# How often the hub looks whether a debugger is attached (it does nothing else).
+POLL_SECONDS = 0.05
 
 
-def write_private(path: str, data: dict[str, Any]) -> None:
-    """Write JSON readable by this user only, replacing ``path`` atomically."""
-    fd, tmp = tempfile.mkstemp(prefix=".flask-uwsgi-debugpy.", dir=os.path.dirname(path) or ".")
-    try:
-        with os.fdopen(fd, "w") as out:
-            json.dump(data, out)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+def hub_socket_path() -> str:
+    return os.path.join(os.environ["FLASK_UWSGI_RUN"], "debugpy-hub.sock")
+
+
+class HubChannel:
+    """The hub's side: accepts workers and tells each one every state."""
+
+    def __init__(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)
+        try:
+            self.server.bind(path)
+        finally:
+            os.umask(old)
+        self.server.listen(64)
+        self.state: dict[str, Any] = {"attached": False}
+        self.workers: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, name="debugpy-hub-accept", daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            with self.lock:
+                if self._send(conn, self.state):
+                    self.workers.append(conn)
+
+    @staticmethod
+    def _send(conn: socket.socket, state: dict[str, Any]) -> bool:
+        try:
+            conn.sendall(json.dumps(state).encode() + b"\n")
+            return True
+        except OSError:
+            conn.close()
+            return False
+
+    def publish(self, state: dict[str, Any]) -> None:
+        with self.lock:
+            self.state = state
+            self.workers = [conn for conn in self.workers if self._send(conn, state)]
+
+
+def follow_hub(path: str, on_state: Any, *, stop: threading.Event | None = None) -> None:
+    """A worker's side: call ``on_state(state)`` for each state the hub sends;
+    ``{"attached": False}`` also when the hub goes away. Reconnects for ever
+    (a hub restarted by uWSGI comes back on the same path)."""
+    while stop is None or not stop.is_set():
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.connect(path)
+                for line in conn.makefile("r", encoding="utf-8"):
+                    on_state(json.loads(line))
+        except (OSError, ValueError):
+            pass
+        on_state({"attached": False, "hub": "gone"})
+        time.sleep(RETRY_INTERVAL)
 
 
 def run_hub(config: Settings) -> None:
-    """The hub's life: own the debug port, tell workers where to join, wait."""
+    """The hub's life: own the debug port, tell workers when to join, wait."""
     import debugpy
 
     debugpy.configure(python=python_executable(), subProcess=False)
     debugpy.listen((config.host, config.port))
-    if config.wait:
-        _log(f"debugpy: waiting for a debugger on port {config.port} before workers start")
-        debugpy.wait_for_client()
 
     import pydevd
 
     # Where debugpy.listen() connected this process: the adapter's endpoint
     # for debuggees, and the token it expects from them.
     setup = pydevd.SetupHolder.setup
-    hub = {
+    join = {
+        "attached": True,
         "pid": os.getpid(),
         "host": setup["client"],
         "port": setup["port"],
         "access_token": setup.get("access-token"),
         "client_access_token": setup.get("client-access-token"),
     }
+    channel = HubChannel(hub_socket_path())
 
     def stop(signum: int, frame: object) -> None:
         with contextlib.suppress(OSError):
-            os.unlink(HUB_FILE)
+            os.unlink(hub_socket_path())
         os._exit(0)
 
     signal.signal(signal.SIGTERM, stop)
@@ -195,40 +262,35 @@ def run_hub(config: Settings) -> None:
     # uWSGI sends its reload signal to the hub on a graceful reload: the hub
     # stays, so the debug session outlives the reload.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    write_private(HUB_FILE, hub)
     _log(f"debugpy listening on {config.host}:{config.port} (every worker)")
+    if config.wait:
+        _log(f"debugpy: waiting for a debugger on port {config.port} before workers start")
+    attached = False
     while True:
-        signal.pause()
-
-
-def read_hub(path: str, timeout: float) -> dict[str, Any] | None:
-    """The hub's details once its file exists and the hub is alive."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with open(path) as source:
-                hub = json.load(source)
-            os.kill(int(hub["pid"]), 0)
-            return hub
-        except (OSError, ValueError, KeyError, TypeError):
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(0.1)
+        # debugpy's public view of the root session: true from its
+        # configurationDone to its disconnect.
+        now = debugpy.is_client_connected()
+        if now != attached:
+            attached = now
+            channel.publish(join if attached else {"attached": False})
+        time.sleep(POLL_SECONDS)
 
 
 def join_hub(hub: dict[str, Any], *, wait: bool) -> None:
     """Connect this process to the hub's adapter as a subprocess of the hub."""
     import debugpy
-    import debugpy.server  # (puts debugpy's bundled pydevd on sys.path)
+    import debugpy.server  # (puts debugpy's bundled pydevd on sys.path, in DAP mode)
     import pydevd
 
+    # settrace keeps a previous join's setup: this one is new.
+    pydevd.SetupHolder.setup = None
     pydevd.settrace(
         host=hub["host"],
         port=int(hub["port"]),
         suspend=False,
         patch_multiprocessing=False,
-        # With a debugger attached, return once it has set this worker's
-        # breakpoints (DEBUGPY_WAIT) or at once; without one, at once.
+        # With DEBUGPY_WAIT, return once the debugger has set this worker's
+        # breakpoints; else at once (breakpoints arrive a moment later).
         wait_for_ready_to_run=wait,
         access_token=hub["access_token"],
         client_access_token=hub.get("client_access_token"),
@@ -241,19 +303,74 @@ def join_hub(hub: dict[str, Any], *, wait: bool) -> None:
     )
 
 
-def connect_to_hub(config: Settings, worker_id: int, *, timeout: float = RETRY_SECONDS) -> bool:
-    # With DEBUGPY_WAIT the hub writes its file only once a debugger is attached.
-    hub = read_hub(HUB_FILE, timeout=365 * 86400 if config.wait else timeout)
-    if hub is None:
-        _log(f"debugpy: no debug hub after {timeout:.0f} s (worker {worker_id}): {HUB_FILE} is missing")
-        return False
-    try:
-        join_hub(hub, wait=config.wait)
-    except Exception as exc:
-        _log(f"debugpy: worker {worker_id} cannot join the debug hub (pid {hub['pid']}): {exc}")
-        return False
-    _log(f"debugpy: worker {worker_id} joined the debug session on port {config.port}")
-    return True
+def _untrace(frame: object, event: str, arg: object) -> None:
+    sys.settrace(None)
+
+
+def leave_hub() -> None:
+    """Stop tracing this process: the debugger went away."""
+    import pydevd
+    import pydevd_tracing
+    from _pydevd_bundle.pydevd_constants import PYDEVD_USE_SYS_MONITORING
+
+    pydevd.stoptrace()
+    if not PYDEVD_USE_SYS_MONITORING:
+        # Python < 3.12: stoptrace() untraces only the calling thread; the
+        # request threads would keep pydevd's (now idle) tracer, at a tenth
+        # of their speed.
+        pydevd_tracing.set_trace_to_threads(_untrace)
+
+
+class Worker:
+    """A worker in one-port mode: joins while a debugger is attached."""
+
+    def __init__(self, config: Settings, worker_id: int) -> None:
+        self.config, self.worker_id = config, worker_id
+        self.joined = False
+        self.attached = threading.Event()
+        self.first: dict[str, Any] = {}
+
+    def on_state(self, state: dict[str, Any]) -> None:
+        if state.get("attached") and not self.joined:
+            try:
+                join_hub(state, wait=False)
+            except Exception as exc:
+                _log(f"debugpy: worker {self.worker_id} cannot join the debug session: {exc}")
+                return
+            self.joined = True
+            _log(f"debugpy: worker {self.worker_id} joined the debug session on port {self.config.port}")
+        elif not state.get("attached") and self.joined:
+            self.joined = False
+            try:
+                leave_hub()
+            except Exception as exc:
+                _log(f"debugpy: worker {self.worker_id} cannot leave the debug session: {exc}")
+                return
+            _log(f"debugpy: worker {self.worker_id} left the debug session")
+
+    def follow(self) -> None:
+        # pydevd must not see this thread: a breakpoint's "suspend all" would
+        # freeze it, and it could not act when the debugger leaves.
+        me = threading.current_thread()
+        me.pydev_do_not_trace = me.is_pydev_daemon_thread = True  # type: ignore[attr-defined]
+        preload()  # (already done in the master, unless lazy-apps)
+        follow_hub(hub_socket_path(), self.on_state)
+
+    def wait_for_debugger(self) -> None:
+        """DEBUGPY_WAIT: block until a debugger is attached, and join it before serving."""
+
+        def first(state: dict[str, Any]) -> None:
+            if state.get("attached") and not self.attached.is_set():
+                self.first = state
+                self.attached.set()
+
+        stop = threading.Event()
+        threading.Thread(target=follow_hub, args=(hub_socket_path(), first), kwargs={"stop": stop}, daemon=True).start()
+        self.attached.wait()
+        stop.set()
+        join_hub(self.first, wait=True)
+        self.joined = True
+        _log(f"debugpy: worker {self.worker_id} joined the debug session on port {self.config.port}")
 
 
 # --- in every worker ---------------------------------------------------------------
@@ -268,10 +385,11 @@ def start() -> None:
         return
     config = settings(os.environ)
     if config.mode == ONE_PORT:
+        worker = Worker(config, worker_id)
         if config.wait:
-            connect_to_hub(config, worker_id)
-        else:
-            threading.Thread(target=connect_to_hub, args=(config, worker_id), name="debugpy-join", daemon=True).start()
+            worker.wait_for_debugger()
+        threading.Thread(target=worker.follow, name="debugpy-hub-follow", daemon=True).start()
+        _log(f"debugpy: worker {worker_id} ready to join the debug session on port {config.port}")
         return
     port = worker_port(config.port, worker_id)
     if config.wait:
@@ -285,13 +403,27 @@ def start() -> None:
     threading.Thread(target=listen, args=(config.host, port, worker_id), name="debugpy-listen", daemon=True).start()
 
 
+def preload() -> None:
+    """Import debugpy and the pydevd it bundles (slow: a few tenths of a second)."""
+    import debugpy
+    import debugpy.server
+    import pydevd  # noqa: F401
+
+    debugpy.configure(python=python_executable())
+
+
 def install() -> None:
     """Run start() in every worker: now if this is one, else after each fork."""
     import uwsgi
 
     if uwsgi.worker_id() > 0:
+        # lazy-apps (HOT_RELOAD): each worker imports debugpy itself, in the
+        # background unless it is needed at once (Worker.follow).
         start()
     else:
+        # Imported once here, in the master, rather than in each worker: a
+        # worker importing it while busy serving took seconds to join.
+        preload()
         from uwsgidecorators import postfork
 
         postfork(start)

@@ -3,22 +3,42 @@
 uWSGI's own py-autoreload takes its first look at the files a second after a
 worker starts, so a save within that second (right after the previous
 reload, say) is missed. Here the reference mtimes are read when the app is
-imported, before any request, and worker 1 compares them twice a second;
-on a change it asks the master for a graceful reload (``uwsgi.reload()``):
-requests in flight finish, the master re-executes itself and imports the new
-code. The files are those of the modules loaded from the app's directory,
-plus any given by the loader (those of an app that failed to import).
+imported, before any request. Worker 1 waits for inotify events on the
+folders of those files, and compares the mtimes when one comes (a finished
+write, a rename into place, a new or deleted file) and in any case every
+half second: some mounts deliver no events. On a change it has the master
+reload the workers gracefully (``w`` on uWSGI's master FIFO, which the
+entrypoint sets up with HOT_RELOAD): each finishes its requests in flight
+and exits, and the master starts a new one, which imports the app anew (the
+entrypoint also turns on lazy-apps, so the app is imported in each worker). The
+master, the HTTP router and the debug hub stay: requests that arrive
+meanwhile wait, and a debug session carries on. (A reload of the whole
+instance, uwsgi.reload(), re-executes the master and restarts the router,
+which drops the connections it holds.) The files are those of the modules
+loaded from the app's directory, plus any given by the loader (those of an
+app that failed to import).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import select
 import sys
 import threading
 import time
 from collections.abc import Iterable
 
+# The mtimes are compared at least this often (the fallback without events).
 INTERVAL = 0.5
+# After an event, until the folders are quiet this long: an editor's save,
+# a git checkout or a sync writes several files.
+SETTLE = 0.03
+# inotify(7): a file written and closed, moved in or out, created, deleted,
+# or touched.
+IN_ATTRIB, IN_CLOSE_WRITE, IN_MOVED_FROM, IN_MOVED_TO = 0x4, 0x8, 0x40, 0x80
+IN_CREATE, IN_DELETE = 0x100, 0x200
+EVENTS = IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE
 
 
 def mtime(path: str) -> int | None:
@@ -57,16 +77,69 @@ class Watcher:
         return None
 
 
+class Inotify:
+    """Linux inotify through libc: wait until something happens in some folders."""
+
+    def __init__(self) -> None:
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        self.folders: set[str] = set()
+
+    def watch(self, folders: Iterable[str]) -> None:
+        for folder in set(folders) - self.folders:
+            if self._libc.inotify_add_watch(self.fd, os.fsencode(folder), EVENTS) >= 0:
+                self.folders.add(folder)
+
+    def _drain(self) -> None:
+        # The events themselves do not matter: the mtimes say what changed.
+        while True:
+            try:
+                os.read(self.fd, 65536)
+            except BlockingIOError:
+                return
+
+    def wait(self, timeout: float) -> bool:
+        """True once an event came and the folders have been quiet for SETTLE; False after ``timeout``."""
+        if not select.select([self.fd], [], [], timeout)[0]:
+            return False
+        self._drain()
+        while select.select([self.fd], [], [], SETTLE)[0]:
+            self._drain()
+        return True
+
+
 def _watch(watcher: Watcher) -> None:
     import uwsgi
 
+    # A debugger (pydevd) that stops at a breakpoint suspends every thread it
+    # knows of: this one must go on watching, so that a save while paused
+    # still reloads. These are pydevd's own marks for its helper threads.
+    me = threading.current_thread()
+    me.pydev_do_not_trace = me.is_pydev_daemon_thread = True  # type: ignore[attr-defined]
+
+    try:
+        events: Inotify | None = Inotify()
+    except (OSError, AttributeError):  # no inotify: mtimes every INTERVAL
+        events = None
     while True:
-        time.sleep(INTERVAL)
+        if events is None:
+            time.sleep(INTERVAL)
+        else:
+            events.watch(path if os.path.isdir(path) else os.path.dirname(path) for path in watcher.seen)
+            events.wait(INTERVAL)
         path = watcher.changed()
         if path is not None:
             print(f"flask-uwsgi: {path} changed, reloading (HOT_RELOAD)", file=sys.stderr, flush=True)
-            uwsgi.reload()
+            reload_workers(uwsgi.opt["master-fifo"])
             return
+
+
+def reload_workers(fifo: str | bytes) -> None:
+    """Ask uWSGI's master, through its FIFO, to reload every worker gracefully."""
+    with open(fifo, "wb", buffering=0) as master:
+        master.write(b"w")
 
 
 def install(root: str, extra: Iterable[str] = ()) -> None:

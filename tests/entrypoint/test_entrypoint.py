@@ -145,10 +145,13 @@ def command(sh: Shell, *args: str, **env: str) -> tuple[list[str], str]:
 
 def test_command_layers_ini_files(sh: Shell) -> None:
     lines, _ = command(sh)
-    assert lines == ["uwsgi", "--ini", f"{sh.etc}/uwsgi.ini"]
+    base = ["uwsgi", "--ini", f"{sh.etc}/uwsgi.ini", "--ini", f"{sh.etc}/http-router.ini"]
+    assert lines == base
     (sh.app / "uwsgi.ini").write_text("[uwsgi]\n")
     lines, _ = command(sh)
-    assert lines == ["uwsgi", "--ini", f"{sh.etc}/uwsgi.ini", "--ini", f"{sh.app}/uwsgi.ini"]
+    assert lines == [*base, "--ini", f"{sh.app}/uwsgi.ini"]
+    lines, _ = command(sh, HTTP_MODE="direct")
+    assert lines[3:5] == ["--ini", f"{sh.etc}/http-direct.ini"]
 
 
 def test_uwsgi_variables_come_after_ini_files_and_leave_the_environment(sh: Shell) -> None:
@@ -158,6 +161,8 @@ def test_uwsgi_variables_come_after_ini_files_and_leave_the_environment(sh: Shel
         "uwsgi",
         "--ini",
         f"{sh.etc}/uwsgi.ini",
+        "--ini",
+        f"{sh.etc}/http-router.ini",
         "--ini",
         f"{sh.app}/uwsgi.ini",
         "--set",
@@ -177,6 +182,8 @@ def test_debug_command(sh: Shell) -> None:
         "uwsgi",
         "--ini",
         f"{sh.etc}/uwsgi.ini",
+        "--ini",
+        f"{sh.etc}/http-router.ini",
         "--set",
         "processes=1",
         "--set",
@@ -194,7 +201,7 @@ def test_debug_command(sh: Shell) -> None:
 def test_debug_command_keeps_explicit_processes_and_warns_on_harakiri(sh: Shell) -> None:
     sh.make_dev()
     lines, stderr = command(sh, DEBUGPY_ENABLE="1", UWSGI_PROCESSES="3", UWSGI_HARAKIRI="5")
-    assert lines[3:5] == ["--set", "processes=3"]
+    assert lines[5:7] == ["--set", "processes=3"]
     assert lines[-4:-2] == ["--ini", f"{sh.etc}/debug.ini"]
     assert stderr.strip() == (
         "flask-uwsgi: warning: UWSGI_HARAKIRI is ignored while the debugger is on: "

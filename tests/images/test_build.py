@@ -19,7 +19,8 @@ Run = Callable[..., Running]
 def test_image_metadata(client: docker.DockerClient, images: dict[str, str]) -> None:
     for variant, name in images.items():
         config = client.images.get(name).attrs["Config"]
-        assert config["User"] == "10001"
+        # dev starts as root only to become /app's owner (tests/images/test_dev.py)
+        assert config["User"] == {"prod": "10001", "dev": "0"}[variant]
         assert config["ExposedPorts"] == {"8080/tcp": {}}
         assert config["StopSignal"] == "SIGTERM"
         assert config["Healthcheck"]["Test"] == ["CMD", "flask-uwsgi-healthcheck"]
@@ -49,7 +50,7 @@ def test_buildkit_builds_working_images(run: Run, client: docker.DockerClient) -
         assert prod.wait_http()[0] == 200
         dev = run("dev", image=tags["dev"], env={"DEBUGPY_ENABLE": "1"})
         assert dev.wait_http()[0] == 200
-        dev.wait_log(r"debugpy: worker 1 joined the debug session on port 5678")
+        dev.wait_log(r"debugpy: worker 1 ready to join the debug session on port 5678")
     finally:
         for tag in tags.values():
             with contextlib.suppress(docker.errors.ImageNotFound):

@@ -35,7 +35,10 @@ def test_defaults_are_in_effect(run: Run) -> None:
     assert opt["need-app"] == "true"
     assert opt["strict"] == "true"
     assert last(opt["worker-reload-mercy"]) == "8"
-    assert "unix_signal:15 gracefully_kill_them_all" in str(opt["hook-master-start"])
+    # (uwsgi.opt keeps one of the two hook-master-start lines; that SIGTERM
+    # stops gracefully is what tests/images/test_prod.py and test_stop check)
+    assert "unix_signal:17 uwsgi_opt_noop" in str(opt["hook-master-start"])
+    assert opt["disable-logging"] == "true"
 
 
 def test_app_ini_is_layered_over_the_defaults(run: Run, variant: str) -> None:

@@ -30,7 +30,7 @@ def start_debug(run: Run, workers: int = 1, app: Path = HELLO, **env: str) -> Ru
     running = run("dev", app=app, env={"DEBUGPY_ENABLE": "1", **env}, ports=(8080, 5678))
     running.wait_log(r"^debugpy listening on 0\.0\.0\.0:5678 \(every worker\)$")
     for worker in range(1, workers + 1):
-        running.wait_log(rf"^debugpy: worker {worker} joined the debug session on port 5678$")
+        running.wait_log(rf"^debugpy: worker {worker} ready to join the debug session on port 5678$")
     return running
 
 
@@ -134,7 +134,9 @@ def test_paused_worker_outlives_harakiri(run: Run) -> None:
 
 
 @pytest.mark.parametrize("lazy", ["0", "1"])
-@pytest.mark.parametrize(("mode", "started"), [("one", "joined the debug session"), ("per-worker", "listening on")])
+@pytest.mark.parametrize(
+    ("mode", "started"), [("one", "ready to join the debug session"), ("per-worker", "listening on")]
+)
 def test_starts_in_workers_only_also_with_lazy_apps(run: Run, lazy: str, mode: str, started: str) -> None:
     app = start_debug(run, UWSGI_LAZY_APPS=lazy, DEBUGPY_PORTS=mode)
     assert app.wait_http()[0] == 200

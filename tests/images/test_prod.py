@@ -41,7 +41,9 @@ def process_table(running: Running) -> list[tuple[int, int, str]]:
         'printf "%s %s %s\\n" "${d#/proc/}" "$(awk \'/^Uid:/{print $2}\' $d/status)" '
         "\"$(tr '\\0' ' ' < $d/cmdline)\"; done"
     )
-    status, out = running.exec("bash", "-c", script)
+    # As the image's user: on the dev image `docker exec` is root, and this
+    # script's own processes are not the container's.
+    status, out = running.exec("bash", "-c", script, user="10001")
     assert status == 0, out
     rows = []
     for line in out.splitlines():

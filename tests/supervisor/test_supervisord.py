@@ -4,6 +4,7 @@ swapped for small shell scripts."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -29,6 +30,8 @@ class Supervisord:
         self.process = subprocess.Popen(
             [sys.executable, str(LAUNCHER), "-c", str(tmp_path / "supervisord.conf")],
             cwd=tmp_path,
+            # As the entrypoint sets it (no drain: 0 + 9 s).
+            env={**os.environ, "FLASK_UWSGI_STOP_WAIT": "9"},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

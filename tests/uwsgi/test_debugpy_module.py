@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
+import queue
 import socket
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -23,22 +24,30 @@ def test_settings_from_environment() -> None:
     assert (config.host, config.port, config.wait, config.mode) == ("127.0.0.1", 6000, True, "per-worker")
 
 
-def test_hub_file_is_private_and_replaced_whole(tmp_path: Path) -> None:
-    path = tmp_path / "hub.json"
-    uwsgi_debugpy.write_private(str(path), {"pid": 1, "access_token": "secret"})
-    uwsgi_debugpy.write_private(str(path), {"pid": 2, "access_token": "secret"})
-    assert path.stat().st_mode & 0o777 == 0o600
-    assert json.loads(path.read_text())["pid"] == 2
-    assert [p.name for p in tmp_path.iterdir()] == ["hub.json"]
-
-
-def test_read_hub_waits_for_a_live_hub(tmp_path: Path) -> None:
-    path = tmp_path / "hub.json"
-    assert uwsgi_debugpy.read_hub(str(path), timeout=0.2) is None
-    path.write_text(json.dumps({"pid": 2**22 + 1}))  # above pid_max: not alive
-    assert uwsgi_debugpy.read_hub(str(path), timeout=0.2) is None
-    path.write_text(json.dumps({"pid": os.getpid(), "port": 1}))
-    assert uwsgi_debugpy.read_hub(str(path), timeout=0.2) == {"pid": os.getpid(), "port": 1}
+def test_hub_tells_each_worker_the_state_now_and_every_change(tmp_path: Path) -> None:
+    path = str(tmp_path / "hub.sock")
+    channel = uwsgi_debugpy.HubChannel(path)
+    assert os.stat(path).st_mode & 0o777 == 0o600  # it carries the adapter's token
+    seen: queue.Queue[dict] = queue.Queue()
+    stop = threading.Event()
+    follower = threading.Thread(target=uwsgi_debugpy.follow_hub, args=(path, seen.put), kwargs={"stop": stop})
+    follower.start()
+    assert seen.get(timeout=5) == {"attached": False}
+    channel.publish({"attached": True, "port": 1})
+    assert seen.get(timeout=5) == {"attached": True, "port": 1}
+    # A worker connecting later hears the current state at once.
+    late: queue.Queue[dict] = queue.Queue()
+    threading.Thread(target=uwsgi_debugpy.follow_hub, args=(path, late.put), kwargs={"stop": stop}, daemon=True).start()
+    assert late.get(timeout=5) == {"attached": True, "port": 1}
+    channel.publish({"attached": False})
+    assert seen.get(timeout=5) == {"attached": False}
+    # The hub gone: each worker hears that it is no longer attached.
+    stop.set()
+    channel.server.close()
+    for conn in channel.workers:
+        conn.close()
+    assert seen.get(timeout=5) == {"attached": False, "hub": "gone"}
+    follower.join(5)
 
 
 @pytest.mark.parametrize(("worker", "port"), [(1, 5678), (2, 5679), (8, 5685)])

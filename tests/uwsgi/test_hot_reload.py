@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -83,3 +84,29 @@ def test_error_app_answers_500_with_the_error() -> None:
 @pytest.mark.parametrize(("value", "on"), [("1", True), ("on", True), ("", False), ("0", False)])
 def test_hot_reload_setting(value: str, on: bool) -> None:
     assert loader.hot_reload({"HOT_RELOAD": value}) is on
+
+
+def test_inotify_wakes_on_a_save_and_not_otherwise(tmp_path: Path) -> None:
+    events = uwsgi_hot_reload.Inotify()
+    events.watch([str(tmp_path)])
+    assert events.wait(0.05) is False
+    (tmp_path / "main.py").write_text("x = 1\n")
+    started = time.monotonic()
+    assert events.wait(5) is True
+    assert time.monotonic() - started < 1
+    # An editor's atomic save: written aside, renamed into place.
+    (tmp_path / ".main.py.swp").write_text("x = 2\n")
+    (tmp_path / ".main.py.swp").rename(tmp_path / "main.py")
+    assert events.wait(5) is True
+    assert events.wait(0.05) is False  # everything was read
+
+
+def test_reload_workers_writes_w_to_the_master_fifo(tmp_path: Path) -> None:
+    fifo = tmp_path / "master.fifo"
+    os.mkfifo(fifo)
+    read = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # the master's end
+    try:
+        uwsgi_hot_reload.reload_workers(str(fifo))
+        assert os.read(read, 16) == b"w"
+    finally:
+        os.close(read)
