@@ -13,6 +13,17 @@ supervisord's own main loop with one rule added for the `uwsgi` program:
 - uWSGI could not even be spawned: exit 127.
 
 Other programs (supervisor.d/*.conf) follow their own settings.
+
+Why not supervisord itself, with an event listener: a listener can learn
+that uWSGI exited and ask supervisord to shut down over XML-RPC, but
+supervisord would still exit 0, and its main loop acts only when its 1 s
+poll() times out (Python resumes a poll interrupted by a signal): it starts
+its programs a second late and takes another second to act on `docker
+stop`. This runs supervisord's own loop with three additions made through
+its internals: an exit-status rule (events.subscribe), programs started at
+once, and a wake-up file descriptor in its poller. They are tied to
+SUPERVISOR_VERSION (requirements/supervisor.txt pins it);
+tests/supervisor/test_supervisord.py checks the pin and times both ways.
 """
 
 from __future__ import annotations
@@ -30,6 +41,9 @@ from supervisor.medusa import asyncore_25 as asyncore
 from supervisor.options import ServerOptions
 from supervisor.states import SupervisorStates
 from supervisor.supervisord import Supervisor
+
+# The release these internals were read in (a test keeps the pins equal).
+SUPERVISOR_VERSION = "4.3.0"
 
 
 class ExitStatusSupervisor(Supervisor):

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
-from tests.images.conftest import Running
+import pytest
+
+from tests.images.conftest import APPS, Running, http_get
 from tests.images.test_prod import listening_ports, process_table
 
 Run = Callable[..., Running]
@@ -41,3 +47,56 @@ def test_uwsgi_exit_ends_the_container_with_its_status(run: Run) -> None:
     app.exec("bash", "-c", f"kill -INT {master}")
     assert app.wait_exit(timeout=20) == 0
     assert "uwsgi exited with status 0; stopping the container" in app.logs()
+
+
+@pytest.fixture
+def owned_tree(readable_dir: Path) -> Callable[[int], Path]:
+    """The sqlite app's source in a folder owned by ``uid`` (mode 755, as a developer's checkout)."""
+
+    def make(uid: int) -> Path:
+        tree = readable_dir / f"src-{uid}"
+        shutil.copytree(APPS / "sqlite" / "app", tree)
+        for path in [tree, *tree.rglob("*")]:
+            os.chown(path, uid, uid)
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        return tree
+
+    return make
+
+
+@pytest.mark.parametrize("uid", [1000, 4242])
+def test_bind_mounted_source_is_written_as_its_owner(run: Run, owned_tree: Callable[[int], Path], uid: int) -> None:
+    tree = owned_tree(uid)
+    app = run("dev", app=None, env={"DEBUGPY_ENABLE": "1"}, volumes={str(tree): {"bind": "/app", "mode": "rw"}})
+    status, body = app.wait_http()
+    assert status == 200, body
+    assert json.loads(body) == {"database": "/app/instance/app.sqlite", "visits": 1, "uid": uid}
+    assert json.loads(http_get(app.url())[1])["visits"] == 2
+    # On the host, what the app created belongs to the developer.
+    for created in (tree / "instance", tree / "instance" / "app.sqlite"):
+        assert (created.stat().st_uid, created.stat().st_gid) == (uid, uid), created
+    # Nothing the container runs is root: supervisord, uWSGI, its workers, the
+    # debug hub and debugpy's adapter all run as the mount's owner.
+    app.wait_log(r"debugpy listening on 0\.0\.0\.0:5678 \(every worker\)")
+    table = [(uid_, cmd) for _, uid_, cmd in process_table(app) if "for d in /proc" not in cmd and cmd]
+    commands = " ".join(cmd for _, cmd in table)
+    expected = ("flask-uwsgi-supervisord", "uWSGI master", "uWSGI worker 1", "uwsgi_debugpy.py hub", "debugpy/adapter")
+    for name in expected:
+        assert name in commands, table
+    owners = {uid_ for uid_, cmd in table if not cmd.startswith(("awk", "tr ", "bash -c for"))}
+    assert owners == {uid}, table
+    assert app.exec("id", "-u")[1].strip() == "0"  # docker exec: root, as configured
+
+
+def test_copied_source_runs_as_the_image_user(run: Run, build: Callable[..., str], images: dict[str, str]) -> None:
+    tag = build(APPS / "sqlite", "flask-uwsgi-test-sqlite:dev", BASE_IMAGE=images["dev"])
+    app = run(image=tag, app=None)
+    status, body = app.wait_http()
+    assert status == 200, body
+    assert json.loads(body)["uid"] == 10001
+
+
+def test_an_explicit_user_is_kept(run: Run, readable_dir: Path) -> None:
+    app = run("dev", user="4321:0")
+    assert app.wait_http()[0] == 200
+    assert {uid for _, uid, cmd in process_table(app) if cmd.startswith("uWSGI")} == {4321}
