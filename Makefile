@@ -119,14 +119,18 @@ ci-print-%:
 	@echo $($*)
 
 # --- benchmarks and reliability ---
-# Both drive load with Debian's wrk; scripts/lib.sh installs it when missing.
-.PHONY: bench test-reliability wrk
+# Both drive load with Debian's wrk, and the reliability suite puts Debian's
+# HAProxy in front for a rolling replacement; scripts/lib.sh installs them when missing.
+.PHONY: bench test-reliability wrk haproxy
 
 wrk:
 	@command -v wrk >/dev/null || { . scripts/lib.sh && apt_install "wrk is missing" wrk; }
 
+haproxy:
+	@command -v haproxy >/dev/null || { . scripts/lib.sh && apt_install "haproxy is missing" haproxy; }
+
 bench: venv engine wrk ## sizes, start/stop, throughput vs bare uWSGI and gunicorn; writes bench/results and the README
 	$(BIN)/python bench/bench.py
 
-test-reliability: venv engine wrk ## load, stop under load, recovery, bad configuration, read-only root, any user
+test-reliability: venv engine wrk haproxy ## load, stops, drain, rollout, hostile clients, recovery, bad config, hardening
 	$(BIN)/pytest tests/reliability $(PYTEST_ARGS)

@@ -103,6 +103,7 @@ fu_validate() {
 		router | direct) ;;
 		*) fu_die "HTTP_MODE=\"$HTTP_MODE\" is not router or direct" ;;
 	esac
+	[[ "$MAX_REQUEST_BODY" =~ ^[1-9][0-9]{0,14}$ ]] || fu_die "MAX_REQUEST_BODY=\"$MAX_REQUEST_BODY\" is not a number of bytes"
 	if ! [[ "$STOP_DRAIN_SECONDS" =~ ^[0-9]{1,4}$ ]] || ((10#$STOP_DRAIN_SECONDS > 3600)); then
 		fu_die "STOP_DRAIN_SECONDS=\"$STOP_DRAIN_SECONDS\" is not a number of seconds (0-3600)"
 	fi

@@ -65,6 +65,12 @@
 # Default: router
 : "${HTTP_MODE:=router}"
 
+# MAX_REQUEST_BODY: the largest request body in bytes. A request that
+# declares a larger one is refused before the app runs: 413 when the client
+# asks first (Expect: 100-continue), else its connection is closed.
+# Default: 104857600
+: "${MAX_REQUEST_BODY:=104857600}"
+
 # STOP_DRAIN_SECONDS: what SIGTERM does first. For this many seconds the
 # health path (HEALTHCHECK_PATH) answers 503, so load balancers and probes
 # take the container out of rotation, while every request is still served;
@@ -106,5 +112,5 @@
 : "${DEBUGPY_WAIT:=}"
 
 export APP_MODULE PORT PRESTART_SCRIPT HEALTHCHECK_PATH ENTRYPOINT_QUIET_LOGS HOT_RELOAD \
-    ACCESS_LOG HTTP_MODE STOP_DRAIN_SECONDS \
+    ACCESS_LOG HTTP_MODE MAX_REQUEST_BODY STOP_DRAIN_SECONDS \
     DEBUGPY_ENABLE DEBUGPY_HOST DEBUGPY_PORT DEBUGPY_PORTS DEBUGPY_WAIT

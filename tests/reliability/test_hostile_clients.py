@@ -1,0 +1,178 @@
+"""Slow and hostile clients: the prod image at its defaults keeps serving everyone else.
+
+Each test holds some connections the way an attacker (or a broken client)
+would, while a legitimate client keeps sending requests on new connections,
+and checks that those are answered, and what the hostile connections got.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import socket
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.images.conftest import Running, wait_for
+from tests.reliability.conftest import HERE
+
+Run = Callable[..., Running]
+ABUSE = HERE / "apps" / "abuse"
+
+
+def timed_get(app: Running, path: str = "/", timeout: float = 5) -> tuple[int | str, float]:
+    """(status or error, seconds) of one GET on a new connection."""
+    began = time.monotonic()
+    connection = http.client.HTTPConnection("127.0.0.1", app.http_port, timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.status, time.monotonic() - began
+    except OSError as error:
+        return type(error).__name__, time.monotonic() - began
+    finally:
+        connection.close()
+
+
+class Legitimate:
+    """A client sending GET / on a new connection, one after the other, in the background."""
+
+    def __init__(self, app: Running) -> None:
+        self.app = app
+        self.results: list[tuple[int | str, float]] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            self.results.append(timed_get(self.app))
+            time.sleep(0.05)
+
+    def __enter__(self) -> Legitimate:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(30)
+
+    def check(self) -> tuple[int, float]:
+        """Every request answered 200; returns their count and p99 latency."""
+        statuses = [status for status, _ in self.results]
+        assert statuses and set(statuses) == {200}, statuses
+        seconds = sorted(latency for _, latency in self.results)
+        p99 = seconds[min(len(seconds) - 1, int(len(seconds) * 0.99))]
+        return len(seconds), p99
+
+
+@pytest.fixture
+def connections() -> Iterator[list[socket.socket]]:
+    """Raw client sockets, all closed afterwards."""
+    opened: list[socket.socket] = []
+    yield opened
+    for sock in opened:
+        sock.close()
+
+
+def open_socket(app: Running, opened: list[socket.socket]) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", app.http_port), timeout=10)
+    opened.append(sock)
+    return sock
+
+
+def closed_by_server(sock: socket.socket, timeout: float) -> bytes:
+    """What the server sent before it closed the connection (fails if it stays open)."""
+    sock.settimeout(timeout)
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except ConnectionResetError:
+        pass
+    return received
+
+
+def test_64_slow_clients_do_not_stop_the_server(run: Run, connections: list[socket.socket]) -> None:
+    """Slowloris: each connection sends a request line, then a header line every 2 s, for 20 s."""
+    app = run(app=ABUSE)
+    assert app.wait_http()[0] == 200
+    slow = [open_socket(app, connections) for _ in range(64)]
+    for sock in slow:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: example\r\n")
+    with Legitimate(app) as client:
+        for line in range(10):
+            for sock in slow:
+                sock.sendall(b"X-Drip-%d: x\r\n" % line)
+            began = time.monotonic()
+            wait_for(lambda began=began: time.monotonic() - began >= 2, 3, "the next drip")
+    answered, p99 = client.check()
+    print(f"slow clients: 64 open for 20 s; {answered} legitimate requests answered 200, p99 {p99 * 1000:.0f} ms")
+    assert answered > 50
+    assert p99 < 1, f"p99 {p99:.2f} s"
+
+
+def test_a_client_that_sends_nothing_is_closed(run: Run, connections: list[socket.socket]) -> None:
+    app = run(app=ABUSE, env={"UWSGI_HTTP_HEADERS_TIMEOUT": "2"})
+    assert app.wait_http()[0] == 200
+    idle = [open_socket(app, connections) for _ in range(32)]
+    with Legitimate(app) as client:
+        began = time.monotonic()
+        assert closed_by_server(idle[0], timeout=30) == b""
+        print(f"idle client closed after {time.monotonic() - began:.1f} s")
+    client.check()
+
+
+def test_headers_over_32_kib_are_refused(run: Run, connections: list[socket.socket]) -> None:
+    app = run(app=ABUSE)
+    assert app.wait_http()[0] == 200
+    sock = open_socket(app, connections)
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: example\r\nCookie: " + b"a" * 40000 + b"\r\n\r\n")
+    answer = closed_by_server(sock, timeout=30)
+    assert answer == b"" or answer.split(b" ", 2)[1][:1] in (b"4", b"5"), answer[:200]
+    print(f"40 kB of headers: {answer.splitlines()[0] if answer else 'connection closed'}")
+    assert timed_get(app)[0] == 200
+
+
+@pytest.mark.parametrize("ask_first", [True, False], ids=["expect-100-continue", "plain"])
+def test_a_body_over_max_request_body_is_refused(run: Run, connections: list[socket.socket], ask_first: bool) -> None:
+    app = run(app=ABUSE, env={"MAX_REQUEST_BODY": "1048576"})
+    assert app.wait_http()[0] == 200
+    sock = open_socket(app, connections)
+    expect = b"Expect: 100-continue\r\n" if ask_first else b""
+    sock.sendall(b"POST /upload HTTP/1.1\r\nHost: example\r\nContent-Length: 2097152\r\n" + expect + b"\r\n")
+    if ask_first:
+        sock.settimeout(10)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 413"), "413 before the body"
+    else:
+        with contextlib.suppress(OSError):  # the server may close while the body is still coming
+            for _ in range(32):
+                sock.sendall(b"x" * 65536)
+        answer = closed_by_server(sock, timeout=30)
+        assert answer == b"" or answer.split(b" ", 2)[1][:1] in (b"4", b"5"), answer[:200]
+        print(f"2 MiB body over a 1 MiB limit: {answer.splitlines()[0] if answer else 'connection closed'}")
+    # Within the limit, a body is fine.
+    connection = http.client.HTTPConnection("127.0.0.1", app.http_port, timeout=10)
+    connection.request("POST", "/upload", body=b"x" * 1000)
+    assert connection.getresponse().read() == b'{"received":1000}\n'
+
+
+def test_clients_that_never_read_their_answers_leave_the_others_served(
+    run: Run, connections: list[socket.socket]
+) -> None:
+    # Each holds a worker thread until its write times out (socket-timeout, 4 s).
+    app = run(app=ABUSE)
+    assert app.wait_http()[0] == 200
+    stuck = [open_socket(app, connections) for _ in range(4)]
+    for sock in stuck:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(b"GET /big?mb=20 HTTP/1.1\r\nHost: example\r\n\r\n")
+    with Legitimate(app) as client:
+        wait_for(lambda: len(client.results) >= 20, 60, "20 requests of the legitimate client")
+    answered, p99 = client.check()
+    print(f"4 clients not reading 20 MB answers: {answered} others answered, p99 {p99 * 1000:.0f} ms")
+    assert statistics.median(latency for _, latency in client.results) < 5
