@@ -113,7 +113,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_NO_CACHE_DIR=1
+    PIP_NO_CACHE_DIR=1 \
+    # The user the image runs as: a Dockerfile FROM it that switches to root
+    # for a step switches back with `USER ${FLASK_UWSGI_USER}` (the dev image
+    # sets 0: its entrypoint becomes the owner of /app).
+    FLASK_UWSGI_USER=10001
 
 # The entrypoint and health check on PATH, then a smoke test: a missing shared
 # library or a broken entrypoint fails the build, not the first container.

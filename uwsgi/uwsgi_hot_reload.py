@@ -6,13 +6,16 @@ reload, say) is missed. Here the reference mtimes are read when the app is
 imported, before any request. Worker 1 waits for inotify events on the
 folders of those files, and compares the mtimes when one comes (a finished
 write, a rename into place, a new or deleted file) and in any case every
-half second: some mounts deliver no events. On a change it has the master
-reload the workers gracefully (``w`` on uWSGI's master FIFO, which the
-entrypoint sets up with HOT_RELOAD): each finishes its requests in flight
-and exits, and the master starts a new one, which imports the app anew (the
-entrypoint also turns on lazy-apps, so the app is imported in each worker). The
-master, the HTTP router and the debug hub stay: requests that arrive
-meanwhile wait, and a debug session carries on. (A reload of the whole
+half second: some mounts deliver no events. The app is imported in each
+worker (the entrypoint turns on lazy-apps with HOT_RELOAD), and each worker
+watches the files it imported itself: a worker that imported a file after it
+was saved has nothing to reload. On a change the first worker to see it asks
+the master to reload every worker gracefully (``w`` on uWSGI's master FIFO,
+which the entrypoint sets up with HOT_RELOAD), unless a reload was asked for
+since it started: each worker finishes its requests in flight and exits,
+and the master starts a new one, which imports the app anew. The master, the
+HTTP router and the debug hub stay: requests that arrive meanwhile wait, and
+a debug session carries on. (A reload of the whole
 instance, uwsgi.reload(), re-executes the master and restarts the router,
 which drops the connections it holds.) The files are those of the modules
 loaded from the app's directory, plus any given by the loader (those of an
@@ -24,6 +27,7 @@ from __future__ import annotations
 import ctypes
 import os
 import select
+import signal
 import sys
 import threading
 import time
@@ -60,6 +64,7 @@ class Watcher:
     """Remembers mtimes; ``changed()`` names a file that differs, if any."""
 
     def __init__(self, root: str, extra: Iterable[str] = ()) -> None:
+        self.started = time.time()
         self.root = root
         self.seen: dict[str, int | None] = {}
         self.add(module_files(root) | set(extra))
@@ -118,6 +123,8 @@ def _watch(watcher: Watcher) -> None:
     # still reloads. These are pydevd's own marks for its helper threads.
     me = threading.current_thread()
     me.pydev_do_not_trace = me.is_pydev_daemon_thread = True  # type: ignore[attr-defined]
+    # uWSGI's own signal handlers must run in uWSGI's threads, not here.
+    signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
 
     try:
         events: Inotify | None = Inotify()
@@ -131,30 +138,32 @@ def _watch(watcher: Watcher) -> None:
             events.wait(INTERVAL)
         path = watcher.changed()
         if path is not None:
-            print(f"flask-uwsgi: {path} changed, reloading (HOT_RELOAD)", file=sys.stderr, flush=True)
-            reload_workers(uwsgi.opt["master-fifo"])
+            print(
+                f"flask-uwsgi: {path} changed, reloading the workers (HOT_RELOAD, worker {uwsgi.worker_id()})",
+                file=sys.stderr,
+                flush=True,
+            )
+            request_reload(uwsgi.opt["master-fifo"], watcher.started)
             return
 
 
-def reload_workers(fifo: str | bytes) -> None:
-    """Ask uWSGI's master, through its FIFO, to reload every worker gracefully."""
+def request_reload(fifo: str | bytes, since: float) -> bool:
+    """Ask uWSGI's master to reload the workers, unless that was asked after ``since``.
+
+    The FIFO's own mtime records when it was last written to: every worker
+    that sees the same save asks once between them.
+    """
     with open(fifo, "wb", buffering=0) as master:
+        if os.fstat(master.fileno()).st_mtime > since:
+            return False
         master.write(b"w")
+    return True
 
 
 def install(root: str, extra: Iterable[str] = ()) -> None:
-    """Take the reference mtimes now; watch from worker 1, after each fork."""
+    """Take the reference mtimes now, and watch them from this worker."""
     import uwsgi
 
-    watcher = Watcher(root, extra)
-
-    def start() -> None:
-        if uwsgi.worker_id() == 1:
-            threading.Thread(target=_watch, args=(watcher,), name="hot-reload", daemon=True).start()
-
     if uwsgi.worker_id() > 0:  # lazy-apps: the app is imported in each worker
-        start()
-    else:
-        from uwsgidecorators import postfork
-
-        postfork(start)
+        watcher = Watcher(root, extra)
+        threading.Thread(target=_watch, args=(watcher,), name="hot-reload", daemon=True).start()

@@ -101,12 +101,18 @@ def test_inotify_wakes_on_a_save_and_not_otherwise(tmp_path: Path) -> None:
     assert events.wait(0.05) is False  # everything was read
 
 
-def test_reload_workers_writes_w_to_the_master_fifo(tmp_path: Path) -> None:
+def test_one_reload_request_per_save(tmp_path: Path) -> None:
     fifo = tmp_path / "master.fifo"
     os.mkfifo(fifo)
+    os.utime(fifo, (time.time() - 10, time.time() - 10))  # made by the master at its start
     read = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # the master's end
     try:
-        uwsgi_hot_reload.reload_workers(str(fifo))
+        started = time.time() - 1  # both workers started after the master, before the save
+        assert uwsgi_hot_reload.request_reload(str(fifo), started) is True
+        assert uwsgi_hot_reload.request_reload(str(fifo), started) is False  # the other worker
+        assert os.read(read, 16) == b"w"
+        # A worker started after that reload, seeing the next save, asks again.
+        assert uwsgi_hot_reload.request_reload(str(fifo), time.time() + 1) is True
         assert os.read(read, 16) == b"w"
     finally:
         os.close(read)
