@@ -63,9 +63,8 @@ venv: $(VENV)/.installed ## the pinned test and lint tools, in $(VENV)
 # Of the images as they are on this engine (make images builds them); the
 # pipeline's sbom job runs the same script on the pushed images.
 SBOM_DIR ?= sbom/py$(PYTHON_VERSION)
-export SBOM_DIR
 sbom: venv engine ## CycloneDX and SPDX SBOMs of $(PROD_IMAGE) and $(DEV_IMAGE), in $(SBOM_DIR)
-	@scripts/sbom.sh
+	@SBOM_DIR="$(SBOM_DIR)" scripts/sbom.sh
 
 # Nothing outside the clone: pip's cache is in .cache/, and Compose is called
 # by its path (COMPOSE), never installed into ~/.docker.
