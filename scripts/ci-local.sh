@@ -30,9 +30,10 @@
 #   - merge request and scheduled pipelines are planned (not run): the first
 #     must publish nothing, the second must rebuild, sign and publish.
 # Only GitLab runs: the dind service and buildx with QEMU (linux/arm64), the
-# buildx registry cache and provenance, Python 3.10 and 3.12 (python:*-slim
-# cannot be pulled here), container scanning and the vulnerabilities job
-# that reads it, keyless signing (Sigstore), and how GitLab shows the reports.
+# buildx registry cache and provenance, Python 3.12 (no Debian suite ships
+# it, and python:*-slim cannot be pulled here), container scanning and the
+# vulnerabilities job that reads it, keyless signing (Sigstore), and how
+# GitLab shows the reports.
 #
 # Nothing is written under $HOME: the jobs' Docker logins go to
 # .gitlab-ci-local/docker-config (DOCKER_CONFIG), npm's cache to .cache/npm.
