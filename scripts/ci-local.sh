@@ -171,10 +171,11 @@ check_schedule_plan() {
 	say "scheduled pipeline of main: $(xargs <<<"$jobs")"
 }
 
-# Both runs' output also goes to run.log, where report_timing reads the jobs' timings.
+# Both runs' output (the jobs' lines are on gitlab-ci-local's stderr) also
+# goes to run.log, where report_timing reads the jobs' timings.
 run_default_branch() {
 	say "pipeline of a push to main: lint, build, test, sbom, release (Python $pythons)"
-	gitlab_ci_local --variable CI_COMMIT_BRANCH=main --variable CI_PIPELINE_SOURCE=push | tee "$run_log"
+	gitlab_ci_local --variable CI_COMMIT_BRANCH=main --variable CI_PIPELINE_SOURCE=push 2>&1 | tee "$run_log"
 }
 
 run_tag_release() {
@@ -182,7 +183,7 @@ run_tag_release() {
 	for py in $pythons; do jobs+=("release: [$py]"); done
 	say "release jobs of tag v$release_version"
 	gitlab_ci_local --variable "CI_COMMIT_TAG=v$release_version" --unset-variable CI_COMMIT_BRANCH \
-		--variable CI_PIPELINE_SOURCE=push "${jobs[@]}" | tee -a "$run_log"
+		--variable CI_PIPELINE_SOURCE=push "${jobs[@]}" 2>&1 | tee -a "$run_log"
 }
 
 # ------------------------------------------------------------------ checks
@@ -280,7 +281,7 @@ report_timing() {
 	local step total=0 line
 	for step in "SBOMs" "signing"; do
 		# The sbom and release jobs say how long their step took ("... took N.N s").
-		timing[$step]="$(grep -o "$step took [0-9.]* s" "$run_log" |
+		timing[$step]="$({ grep -o "$step took [0-9.]* s" "$run_log" || true; } |
 			awk '{ sum += $(NF - 1) } END { printf "%.1f", sum }')"
 	done
 	line=""
