@@ -38,7 +38,7 @@ DOCKERFILES := Dockerfile Dockerfile.dev bench/Dockerfile.gunicorn examples/*/Do
 SHELL_FILES := entrypoint/*.sh scripts/*.sh .ci/run examples/*/prestart.sh
 PYTHON_FILES := uwsgi supervisor tests bench
 
-.PHONY: help demo demo-stop images base-offline engine lint test test-unit test-images venv clean
+.PHONY: help demo demo-stop images base-offline engine lint test test-unit test-images venv clean sbom
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -59,6 +59,12 @@ engine: ## make sure a Docker engine answers (installs and starts one as root on
 	@scripts/engine.sh start
 
 venv: $(VENV)/.installed ## the pinned test and lint tools, in $(VENV)
+
+# Of the images as they are on this engine (make images builds them); the
+# pipeline's sbom job runs the same script on the pushed images.
+SBOM_DIR ?= sbom/py$(PYTHON_VERSION)
+sbom: venv engine ## CycloneDX and SPDX SBOMs of $(PROD_IMAGE) and $(DEV_IMAGE), in $(SBOM_DIR)
+	@SBOM_DIR="$(SBOM_DIR)" scripts/sbom.sh
 
 # Nothing outside the clone: pip's cache is in .cache/, and Compose is called
 # by its path (COMPOSE), never installed into ~/.docker.
@@ -95,9 +101,9 @@ test-versions: venv engine ## tests/images on every other Python with an offline
 test-python-version:
 	$(BIN)/pytest tests/images $(PYTEST_ARGS)
 
-clean: demo-stop ## remove the images, the venv and caches
+clean: demo-stop ## remove the images, the venv, caches and SBOMs
 	-docker image rm -f $(DEV_IMAGE) $(PROD_IMAGE) 2>/dev/null
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache sbom
 
 # --- GitLab pipeline, locally ---
 # make ci-local runs .gitlab-ci.yml's lint, build, test and release jobs on this

@@ -17,13 +17,26 @@
 #     registry's inline layer cache; pushed to the local registry;
 #   - test: the whole suite (make test BUILD=0) against images pulled from it,
 #     with the JUnit and Cobertura reports;
-#   - release: real copies between tags of the local registry (skopeo --all),
-#     with DEFAULT_PYTHON set to the first local Python so latest and dev are
+#   - sbom: the SBOMs of the pushed images, read from the local registry;
+#   - release: signing first, the same step as on GitLab (scripts/ci.sh sign)
+#     but with a key pair made for this run (COSIGN_KEY, in
+#     .gitlab-ci-local/cosign/) instead of GitLab's keyless identity, then
+#     real copies between tags of the local registry (skopeo --all), with
+#     DEFAULT_PYTHON set to the first local Python so latest and dev are
 #     written too, once as the default branch and once as tag 1.2.3;
-#   - a merge request pipeline is planned (not run) and must publish nothing.
+#   - then every promised tag is pulled, and verified with README.md's
+#     key-based cosign commands as written there (signature, and the SBOM
+#     attestation); the same commands must fail on an image pushed unsigned;
+#   - merge request and scheduled pipelines are planned (not run): the first
+#     must publish nothing, the second must rebuild, sign and publish.
 # Only GitLab runs: the dind service and buildx with QEMU (linux/arm64), the
-# buildx registry cache, Python 3.10 and 3.12 (python:*-slim cannot be pulled
-# here), container scanning, and how GitLab shows the reports.
+# buildx registry cache and provenance, Python 3.12 (no Debian suite ships
+# it, and python:*-slim cannot be pulled here), container scanning and the
+# vulnerabilities job that reads it, keyless signing (Sigstore), and how
+# GitLab shows the reports.
+#
+# Nothing is written under $HOME: the jobs' Docker logins go to
+# .gitlab-ci-local/docker-config (DOCKER_CONFIG), npm's cache to .cache/npm.
 #
 # CI_LOCAL_PYTHONS         Python versions to build and test (3.11, 3.13)
 # CI_LOCAL_REGISTRY_PORT   the registry's port on 127.0.0.1 (default 5055)
@@ -39,10 +52,16 @@ registry="127.0.0.1:$port"
 image="$registry/flask-uwsgi"
 state=.gitlab-ci-local
 pipeline="$state/ci-local.gitlab-ci.yml"
-registry_dir="${CI_LOCAL_REGISTRY_DIR:-/var/tmp/flask-uwsgi-ci-local-registry}"
+# Per port: runs on other ports keep their own data and pid file.
+registry_dir="${CI_LOCAL_REGISTRY_DIR:-/var/tmp/flask-uwsgi-ci-local-registry-$port}"
 registry_pid="$registry_dir/registry.pid"
 release_version=1.2.3
 gcl=node_modules/.bin/gitlab-ci-local
+keys="$state/cosign"
+run_log="$state/run.log"
+unsigned="$registry/flask-uwsgi-unsigned:test"
+# Docker logins of the jobs and of this script: in the checkout, not ~/.docker.
+export DOCKER_CONFIG="$PWD/$state/docker-config"
 
 # ------------------------------------------------------------------ tools
 tools() {
@@ -51,12 +70,16 @@ tools() {
 	command -v skopeo >/dev/null || missing+=(skopeo)
 	[ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
 	command -v npm >/dev/null || missing+=(nodejs npm)
+	command -v jq >/dev/null || missing+=(jq) # README.md's verify commands read the attestation with it
 	[ "${#missing[@]}" = 0 ] || apt_install "make ci-local needs ${missing[*]}" "${missing[@]}"
 	# The versions package-lock.json pins; again only when the lock changed.
 	if [ ! -x "$gcl" ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
 		say "installing gitlab-ci-local (package-lock.json)"
-		npm ci --no-audit --no-fund --loglevel=error >/dev/null || die "npm ci failed: gitlab-ci-local is not installed"
+		npm_config_cache="$PWD/.cache/npm" npm ci --no-audit --no-fund --loglevel=error >/dev/null ||
+			die "npm ci failed: gitlab-ci-local is not installed"
 	fi
+	# The pinned cosign the release job signs with (scripts/lib.sh).
+	cosign="$(cosign_tool)"
 }
 
 # ------------------------------------------------------------------ registry
@@ -115,23 +138,44 @@ gitlab_ci_local() {
 		--variable "DOCKER_HOST=unix:///var/run/docker.sock" \
 		--variable "DOCKER_TLS_VERIFY=" \
 		--variable "DOCKER_CERT_PATH=" \
+		--variable "DOCKER_CONFIG=$DOCKER_CONFIG" \
+		--variable "COSIGN_KEY=$PWD/$keys/cosign.key" \
+		--variable "COSIGN_PASSWORD=$cosign_password" \
 		"$@"
 }
 
-# A merge request pipeline builds and tests, and publishes nothing.
-check_merge_request_plan() {
-	local jobs
-	jobs="$(gitlab_ci_local --list-csv --variable CI_PIPELINE_SOURCE=merge_request_event \
-		--variable CI_MERGE_REQUEST_IID=1 --unset-variable CI_COMMIT_BRANCH 2>/dev/null |
-		awk -F';' 'seen { print $1 } /^"?name"?;/ { seen = 1 }')"
-	[ -n "$jobs" ] || die "gitlab-ci-local planned no job for a merge request pipeline"
-	! grep -q '^"\?release' <<<"$jobs" || die "a merge request pipeline would publish: $(tr '\n' ' ' <<<"$jobs")"
-	say "merge request pipeline: $(tr '\n' ' ' <<<"$jobs" | sed 's/"//g')(no release)"
+# usage: planned_jobs ARG...   the jobs gitlab-ci-local plans with these
+# settings, one name a line (matrix suffixes dropped)
+planned_jobs() {
+	gitlab_ci_local --list-csv "$@" 2>/dev/null |
+		awk -F';' 'seen { print $1 } /^"?name"?;/ { seen = 1 }' | sed 's/"//g; s/: \[.*//' | sort -u
 }
 
+# A merge request pipeline builds and tests, and signs and publishes nothing.
+check_merge_request_plan() {
+	local jobs
+	jobs="$(planned_jobs --variable CI_PIPELINE_SOURCE=merge_request_event \
+		--variable CI_MERGE_REQUEST_IID=1 --unset-variable CI_COMMIT_BRANCH)"
+	[ -n "$jobs" ] || die "gitlab-ci-local planned no job for a merge request pipeline"
+	! grep -qx release <<<"$jobs" || die "a merge request pipeline would sign and publish: $(xargs <<<"$jobs")"
+	say "merge request pipeline: $(xargs <<<"$jobs") (no release)"
+}
+
+# The default branch's scheduled pipeline rebuilds, tests, and signs and publishes.
+check_schedule_plan() {
+	local jobs job
+	jobs="$(planned_jobs --variable CI_PIPELINE_SOURCE=schedule --variable CI_COMMIT_BRANCH=main)"
+	for job in build:prod build:dev test sbom release; do
+		grep -qx "$job" <<<"$jobs" || die "a scheduled pipeline of main would not run $job (it plans: $(xargs <<<"$jobs"))"
+	done
+	say "scheduled pipeline of main: $(xargs <<<"$jobs")"
+}
+
+# Both runs' output (the jobs' lines are on gitlab-ci-local's stderr) also
+# goes to run.log, where report_timing reads the jobs' timings.
 run_default_branch() {
-	say "pipeline of a push to main: lint, build, test, release (Python $pythons)"
-	gitlab_ci_local --variable CI_COMMIT_BRANCH=main --variable CI_PIPELINE_SOURCE=push
+	say "pipeline of a push to main: lint, build, test, sbom, release (Python $pythons)"
+	gitlab_ci_local --variable CI_COMMIT_BRANCH=main --variable CI_PIPELINE_SOURCE=push 2>&1 | tee "$run_log"
 }
 
 run_tag_release() {
@@ -139,7 +183,7 @@ run_tag_release() {
 	for py in $pythons; do jobs+=("release: [$py]"); done
 	say "release jobs of tag v$release_version"
 	gitlab_ci_local --variable "CI_COMMIT_TAG=v$release_version" --unset-variable CI_COMMIT_BRANCH \
-		--variable CI_PIPELINE_SOURCE=push "${jobs[@]}"
+		--variable CI_PIPELINE_SOURCE=push "${jobs[@]}" 2>&1 | tee -a "$run_log"
 }
 
 # ------------------------------------------------------------------ checks
@@ -160,6 +204,92 @@ check_registry() {
 	docker pull -q "$image:$release_version-dev" >/dev/null || die "docker pull $image:$release_version-dev failed"
 	docker image rm "$image:latest" "$image:$release_version-dev" >/dev/null
 	say "registry has and serves: ${want[*]}"
+	promised=("${want[@]}")
+}
+
+# ------------------------------------------------------------------ signing
+# A key pair for this run only: the release job signs with it (COSIGN_KEY),
+# the checks below verify with its public half.
+make_keys() {
+	local t0=$EPOCHREALTIME
+	rm -rf "$keys"
+	mkdir -p "$keys"
+	cosign_password="$(head -c 24 /dev/urandom | base64)"
+	COSIGN_PASSWORD="$cosign_password" "$cosign" generate-key-pair --output-key-prefix "$keys/cosign" >/dev/null 2>&1 ||
+		die "cosign generate-key-pair failed in $keys"
+	timing[key pair]="$(since "$t0")"
+}
+
+# README.md's key-based verify commands, exactly as written there (one a line).
+readme_verify_commands() {
+	local commands
+	commands="$(sed -n '/<!-- ci-local verify: start -->/,/<!-- ci-local verify: end -->/p' README.md | grep '^cosign ')"
+	[ -n "$commands" ] || die "README.md has no cosign commands between <!-- ci-local verify: start --> and <!-- ci-local verify: end -->"
+	echo "$commands"
+}
+
+# usage: readme_command IMAGE COMMAND   one of README.md's lines, as a reader
+# runs it (the pinned cosign first on PATH), with IMAGE and this run's public
+# key; its errors go to verify.err.
+readme_command() {
+	IMAGE="$1" COSIGN_PUB="$keys/cosign.pub" PATH="$(dirname "$cosign"):$PATH" \
+		bash -o pipefail -c "$2" 2>"$state/verify.err" </dev/null
+}
+
+# usage: run_verify IMAGE   status 0 only if each of README.md's commands
+# passes on IMAGE, the attestation's predicate being a CycloneDX SBOM with
+# components.
+run_verify() {
+	local command out
+	while read -r command; do
+		out="$(readme_command "$1" "$command")" || {
+			tail -n 2 "$state/verify.err" >&2
+			return 1
+		}
+		if [[ "$command" == *verify-attestation* ]]; then
+			jq -se 'length > 0 and all(.bomFormat == "CycloneDX" and (.components | length > 0))' <<<"$out" >/dev/null ||
+				{
+					say "the attestation of $1 is not a CycloneDX SBOM with components"
+					return 1
+				}
+		fi
+	done < <(readme_verify_commands)
+}
+
+# Every promised tag verifies; an image pushed to the same registry without
+# signing does not (neither its signature nor an attestation).
+check_signatures() {
+	local t0=$EPOCHREALTIME tag command base="flask-uwsgi-base:${pythons%% *}"
+	for tag in "${promised[@]}"; do
+		run_verify "$image:$tag" || die "README.md's cosign commands fail on $image:$tag"
+	done
+	skopeo copy --quiet --dest-tls-verify=false "docker-daemon:$base" "docker://$unsigned" ||
+		die "pushing $base to $unsigned failed"
+	# Refused for the right reason: cosign found nothing signed, not some other error.
+	while read -r command; do
+		! readme_command "$unsigned" "$command" >/dev/null || die "passes on the unsigned $unsigned: $command"
+		grep -q -e 'no signatures found' -e 'no matching attestations' "$state/verify.err" ||
+			die "fails on the unsigned $unsigned, but not for want of a signature: $(tail -n 1 "$state/verify.err")"
+	done < <(readme_verify_commands)
+	timing[verification]="$(since "$t0")"
+	say "signature and SBOM attestation verified (README.md's commands) on ${#promised[@]} tags; both refused on the unsigned $unsigned"
+}
+
+# What the supply-chain steps add to the run: the jobs' own lines (sbom,
+# signing) and this script's.
+report_timing() {
+	local step total=0 line
+	for step in "SBOMs" "signing"; do
+		# The sbom and release jobs say how long their step took ("... took N.N s").
+		timing[$step]="$({ grep -o "$step took [0-9.]* s" "$run_log" || true; } |
+			awk '{ sum += $(NF - 1) } END { printf "%.1f", sum }')"
+	done
+	line=""
+	for step in "SBOMs" "signing" "key pair" "verification"; do
+		line+="$step ${timing[$step]} s, "
+		total="$(awk -v a="$total" -v b="${timing[$step]}" 'BEGIN { printf "%.1f", a + b }')"
+	done
+	say "supply chain: ${line}$total s in all"
 }
 
 # The reports GitLab would read, where the jobs left them.
@@ -189,21 +319,30 @@ finish() {
 	local status=$?
 	stop_registry
 	remove_images
-	docker logout "$registry" >/dev/null 2>&1 || true
+	# The jobs' registry logins, and the run's private key.
+	rm -rf "$DOCKER_CONFIG" "$keys/cosign.key"
 	say "ci-local: $( ((status == 0)) && echo passed || echo FAILED) in $((SECONDS - started)) s"
 }
+
+declare -A timing
+cosign_password=""
+promised=()
 
 run() {
 	started=$SECONDS
 	tools
 	start_registry
 	trap finish EXIT
+	make_keys
 	derive_pipeline
 	check_merge_request_plan
+	check_schedule_plan
 	run_default_branch
 	run_tag_release
 	check_registry
+	check_signatures
 	check_reports
+	report_timing
 }
 
 clean() {
@@ -214,5 +353,6 @@ clean() {
 
 case "${1:-}" in
 	run | clean) "$1" ;;
-	*) die "usage: $0 run|clean" ;;
+	verify-commands) readme_verify_commands ;;
+	*) die "usage: $0 run|clean|verify-commands" ;;
 esac

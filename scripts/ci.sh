@@ -7,7 +7,10 @@
 #                                      lint, writing GitLab code quality reports
 #   scripts/ci.sh login                docker login to CI_REGISTRY
 #   scripts/ci.sh build prod|dev       build PROD_IMAGE or DEV_IMAGE and push it
+#   scripts/ci.sh sbom                 the SBOMs of the pushed PROD_IMAGE and DEV_IMAGE
+#   scripts/ci.sh sign                 sign their digests and attest their SBOMs (cosign)
 #   scripts/ci.sh release              copy the per-commit tags to release tags
+#   scripts/ci.sh scan-findings        list the High and Critical container scanning findings
 #
 # Settings (GitLab's predefined variables, plus .gitlab-ci.yml's):
 #   PYTHON_VERSION, PROD_IMAGE, DEV_IMAGE, DEFAULT_PYTHON
@@ -16,12 +19,19 @@
 #   BASE_IMAGE         default python:$PYTHON_VERSION-slim
 #   OFFLINE_BASE=1     build on Debian's own Python instead (scripts/base-offline.sh);
 #                      only for the versions python-versions gives a Debian suite
-#   REGISTRY_TLS_VERIFY  false for a plain-HTTP registry (release only)
+#   REGISTRY_TLS_VERIFY  false for a plain-HTTP registry (sbom, sign, release)
+#   SBOM_DIR           the SBOMs' folder (sbom/py$PYTHON_VERSION)
+#   COSIGN_KEY         sign with this key (a file, env://VAR or a KMS URI;
+#                      COSIGN_PASSWORD unlocks it) instead of keyless with
+#                      SIGSTORE_ID_TOKEN (GitLab's id_tokens)
+#   COSIGN             a cosign to use instead of the pinned one (scripts/lib.sh)
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
+
+tls="${REGISTRY_TLS_VERIFY:-true}"
 
 need() {
 	local name
@@ -108,24 +118,41 @@ setup_buildx() {
 	docker buildx inspect --bootstrap >/dev/null
 }
 
+# A scheduled pipeline exists to pick up what changed under the pinned
+# packages: the base image's tag and Debian's security updates. So it builds
+# without the layer cache, looking the base image up again; other pipelines
+# reuse the cache.
+scheduled() { [ "${CI_PIPELINE_SOURCE:-}" = schedule ]; }
+
 # All platforms in one build; the cache is a separate registry artifact, all
-# layers included (mode=max), so the builder stage is cached too.
+# layers included (mode=max), so the builder stage is cached too. Provenance
+# (SLSA, mode=max: the Dockerfile, the build arguments, the base image's
+# digest, every build step) is pushed with the image as an attestation
+# manifest of its index; the build arguments here hold no secret.
 build_buildx() {
-	local tag="$1" cache="$2"
+	local tag="$1" cache="$2" from=()
 	shift 2
 	setup_buildx
-	docker buildx build --progress=plain --platform "$BUILD_PLATFORMS" --provenance=false \
-		--cache-from "type=registry,ref=$cache" \
+	if scheduled; then
+		from=(--no-cache --pull)
+	else
+		from=(--cache-from "type=registry,ref=$cache")
+	fi
+	docker buildx build --progress=plain --platform "$BUILD_PLATFORMS" --provenance=mode=max \
+		"${from[@]}" \
 		--cache-to "type=registry,ref=$cache,mode=max,image-manifest=true,oci-mediatypes=true" \
 		--tag "$tag" --push "$@" .
 }
 
-# The engine's platform only; the cache travels inside the cache image.
+# The engine's platform only; the cache travels inside the cache image. No
+# provenance: the engine's image store (Docker 20.10's, make ci-local's) keeps
+# no attestations, and its client has no --provenance.
 build_engine() {
-	local tag="$1" cache="$2"
+	local tag="$1" cache="$2" from=(--no-cache)
 	shift 2
+	scheduled || from=(--cache-from "$cache")
 	DOCKER_BUILDKIT=1 "$(buildkit_client)" build --progress=plain \
-		--build-arg BUILDKIT_INLINE_CACHE=1 --cache-from "$cache" \
+		--build-arg BUILDKIT_INLINE_CACHE=1 "${from[@]}" \
 		--tag "$tag" --tag "$cache" "$@" .
 	docker push -q "$tag"
 	docker push -q "$cache"
@@ -165,8 +192,92 @@ build() {
 	say "pushed $tag"
 }
 
+# ------------------------------------------------------------------ registry files
+# usage: registry_login FILE   log in to CI_REGISTRY, the credentials in FILE:
+# skopeo's auth file, which is also a Docker config.json, so cosign reads it
+# too (DOCKER_CONFIG=its folder). Of this job only, never ~/.docker.
+registry_login() {
+	need CI_REGISTRY CI_REGISTRY_USER CI_REGISTRY_PASSWORD
+	printf '%s' "$CI_REGISTRY_PASSWORD" | skopeo login --authfile "$1" --tls-verify="$tls" \
+		--username "$CI_REGISTRY_USER" --password-stdin "$CI_REGISTRY" >/dev/null ||
+		die "skopeo login to CI_REGISTRY=$CI_REGISTRY failed"
+}
+
+# usage: digest_of IMAGE AUTHFILE   the digest IMAGE's tag points at: of the
+# manifest as stored, the index for a multi-platform image.
+digest_of() {
+	local raw status=0
+	raw="$(mktemp)"
+	if skopeo inspect --raw --retry-times 3 --authfile "$2" --tls-verify="$tls" "docker://$1" >"$raw"; then
+		skopeo manifest-digest "$raw" || status=$?
+	else
+		status=1
+	fi
+	rm -f "$raw"
+	[ "$status" = 0 ] || die "cannot read the manifest of $1"
+}
+
+# ------------------------------------------------------------------ sbom
+# Straight from the registry: exactly the pushed manifests, no Docker engine
+# in the job. A multi-platform image's SBOM is of its first platform
+# (linux/amd64); the others are built from the same Dockerfiles and pins.
+sbom() {
+	need PYTHON_VERSION PROD_IMAGE DEV_IMAGE
+	local platforms="${BUILD_PLATFORMS:-}" t0=$EPOCHREALTIME
+	SBOM_SOURCE=registry SBOM_PLATFORM="${platforms%%,*}" scripts/sbom.sh prod dev
+	say "SBOMs took $(since "$t0") s"
+}
+
+# ------------------------------------------------------------------ sign
+# cosign signs a digest and stores the signature, and the SBOM attestation,
+# in the image's repository under that digest: one signature covers every tag
+# that points at it. release copies with `skopeo copy --all`, which keeps the
+# manifests byte for byte and so the digest (release checks it), so signing
+# the per-commit images covers their own tags and every release tag copied
+# from them. The release job signs before it copies: no release tag ever
+# points at an unsigned digest.
+#
+# Keyless, on GitLab: cosign trades the job's OIDC token (SIGSTORE_ID_TOKEN,
+# from id_tokens with aud sigstore) for a short-lived certificate that names
+# this project, its .gitlab-ci.yml and the ref, and records the signature in
+# Sigstore's public transparency log.
+# With COSIGN_KEY (make ci-local, which is offline): signed with that key,
+# nothing uploaded; verified with its public key and --insecure-ignore-tlog=true.
+sign() {
+	need PYTHON_VERSION PROD_IMAGE DEV_IMAGE
+	local t0=$EPOCHREALTIME cosign dir variant image digest ref sbom args=(--yes)
+	local sbom_dir="${SBOM_DIR:-sbom/py$PYTHON_VERSION}"
+	if [ -n "${COSIGN_KEY:-}" ]; then
+		args+=(--key "$COSIGN_KEY" --tlog-upload=false)
+	else
+		[ -n "${SIGSTORE_ID_TOKEN:-}" ] ||
+			die "neither COSIGN_KEY nor SIGSTORE_ID_TOKEN is set: keyless signing needs the job's id_tokens (SIGSTORE_ID_TOKEN, aud: sigstore)"
+	fi
+	[ "$tls" = true ] || args+=(--allow-http-registry --allow-insecure-registry)
+	cosign="${COSIGN:-$(cosign_tool)}"
+	dir="$(mktemp -d)"
+	trap 'rm -rf "$dir"' RETURN
+	registry_login "$dir/config.json"
+	# Keyless fetches Sigstore's trust root (TUF): cached in the checkout.
+	export DOCKER_CONFIG="$dir" TUF_ROOT="${TUF_ROOT:-$PWD/.cache/sigstore}"
+	for variant in prod dev; do
+		image="$PROD_IMAGE"
+		[ "$variant" = prod ] || image="$DEV_IMAGE"
+		sbom="$sbom_dir/$variant.cdx.json"
+		[ -s "$sbom" ] || die "$sbom is missing: the SBOM of $image (the sbom job's artifact)"
+		digest="$(digest_of "$image" "$dir/config.json")"
+		ref="${image%:*}@$digest"
+		"$cosign" sign "${args[@]}" "$ref" 2>"$dir/log" || die "cosign sign $ref failed: $(tail -n 1 "$dir/log")"
+		"$cosign" attest "${args[@]}" --type cyclonedx --predicate "$sbom" "$ref" 2>"$dir/log" ||
+			die "cosign attest $ref failed: $(tail -n 1 "$dir/log")"
+		say "signed $ref ($image) and attested its SBOM ($sbom)"
+	done
+	say "signing took $(since "$t0") s"
+}
+
 # ------------------------------------------------------------------ release
-# "source destination-tag" lines: what this pipeline publishes.
+# "source destination-tag" lines: what this pipeline publishes. A scheduled
+# pipeline of the default branch publishes what a push does.
 release_tags() {
 	local py="$PYTHON_VERSION" default=""
 	[ "$py" = "$DEFAULT_PYTHON" ] && default=1
@@ -186,15 +297,12 @@ release_tags() {
 }
 
 release() {
-	need CI_REGISTRY CI_REGISTRY_IMAGE CI_REGISTRY_USER CI_REGISTRY_PASSWORD PYTHON_VERSION DEFAULT_PYTHON
-	local tls="${REGISTRY_TLS_VERIFY:-true}" dir authfile source tag
-	# Credentials of this job only (skopeo wants a file that is absent or JSON).
+	need CI_REGISTRY_IMAGE PYTHON_VERSION DEFAULT_PYTHON
+	local dir authfile source tag want got
 	dir="$(mktemp -d)"
 	authfile="$dir/auth.json"
 	trap 'rm -rf "$dir"' RETURN
-	printf '%s' "$CI_REGISTRY_PASSWORD" | skopeo login --authfile "$authfile" --tls-verify="$tls" \
-		--username "$CI_REGISTRY_USER" --password-stdin "$CI_REGISTRY" >/dev/null ||
-		die "skopeo login to CI_REGISTRY=$CI_REGISTRY failed"
+	registry_login "$authfile"
 	release_tags >"$dir/tags"
 	while read -r source tag; do
 		# --all: the manifest list and every architecture's image, not just ours.
@@ -202,8 +310,51 @@ release() {
 			--src-tls-verify="$tls" --dest-tls-verify="$tls" \
 			"docker://$source" "docker://$CI_REGISTRY_IMAGE:$tag" ||
 			die "copying $source to $CI_REGISTRY_IMAGE:$tag failed"
-		say "released $CI_REGISTRY_IMAGE:$tag ($source)"
+		# The signature is the source digest's: it covers the copy only if the copy has that digest.
+		want="$(digest_of "$source" "$authfile")"
+		got="$(digest_of "$CI_REGISTRY_IMAGE:$tag" "$authfile")"
+		[ "$got" = "$want" ] ||
+			die "$CI_REGISTRY_IMAGE:$tag has digest $got, not $source's $want: the signature of $want does not cover it"
+		say "released $CI_REGISTRY_IMAGE:$tag ($source, $want)"
 	done <"$dir/tags"
+}
+
+# ------------------------------------------------------------------ scan findings
+# The container scanning reports of every published image (the scan jobs
+# keep theirs as gl-container-scanning-report-py<X.Y>-<variant>.json): one
+# line per High or Critical finding, and a failure when there is one or a
+# report is missing, so that the release pipeline shows it.
+scan_findings() {
+	local reports=() py variant
+	for py in $(scripts/versions.sh all); do
+		for variant in prod dev; do
+			reports+=("gl-container-scanning-report-py$py-$variant.json")
+		done
+	done
+	python3 - "${reports[@]}" <<-'PYTHON' || die "the published images have High or Critical findings, or a scan report is missing (above)"
+		import json, sys
+		bad = 0
+		for path in sys.argv[1:]:
+		    image = path.removeprefix("gl-container-scanning-report-").removesuffix(".json")
+		    try:
+		        vulnerabilities = json.load(open(path)).get("vulnerabilities", [])
+		    except (OSError, ValueError) as error:
+		        print(f"{image}: no readable scan report ({path}: {error})")
+		        bad += 1
+		        continue
+		    found = [v for v in vulnerabilities if v.get("severity") in ("Critical", "High")]
+		    found.sort(key=lambda v: (v["severity"] != "Critical", v.get("name", "")))
+		    for v in found:
+		        dependency = v.get("location", {}).get("dependency", {})
+		        package = f"{dependency.get('package', {}).get('name', '?')} {dependency.get('version', '?')}"
+		        ids = ", ".join(i.get("name", "?") for i in v.get("identifiers", [])[:2]) or v.get("name", "?")
+		        fix = v.get("solution") or "no fix yet"
+		        print(f"{image}: {v['severity']} {ids} in {package} ({fix})")
+		    print(f"{image}: {len(found)} High or Critical of {len(vulnerabilities)} findings", file=sys.stderr)
+		    bad += len(found)
+		sys.exit(1 if bad else 0)
+	PYTHON
+	say "no High or Critical finding in ${#reports[@]} scan reports"
 }
 
 case "${1:-}" in
@@ -213,6 +364,9 @@ case "${1:-}" in
 	ruff) ruff_report ;;
 	login) login ;;
 	build) build "${2:-}" ;;
+	sbom) sbom ;;
+	sign) sign ;;
 	release) release ;;
-	*) die "usage: $0 tools|hadolint|shellcheck|ruff|login|build prod|dev|release" ;;
+	scan-findings) scan_findings ;;
+	*) die "usage: $0 tools|hadolint|shellcheck|ruff|login|build prod|dev|sbom|sign|release|scan-findings" ;;
 esac

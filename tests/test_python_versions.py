@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 
@@ -48,7 +49,16 @@ def test_versions_without_an_offline_base_fail_in_one_line(args: list[str], mess
 
 
 def test_makefile_and_dockerfile_default_to_it() -> None:
-    make = subprocess.run(["make", "-s", "ci-print-PYTHON_VERSION"], cwd=ROOT, capture_output=True, text=True)
+    # The Makefile's own default, not the PYTHON_VERSION this run may have
+    # been given (a CI test job of another Python), nor an outer make's flags.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHON_VERSION", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    make = subprocess.run(
+        ["make", "-s", "--no-print-directory", "ci-print-PYTHON_VERSION"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert make.stdout.strip() == DEFAULT_PYTHON
     assert f"ARG PYTHON_VERSION={DEFAULT_PYTHON}\n" in (ROOT / "Dockerfile").read_text()
 

@@ -4,7 +4,9 @@
 
 Everything is kept as written except:
 - template includes (GitLab's own files, fetched from gitlab.com) and the jobs
-  built on them (container scanning, whose analyzer image cannot be pulled here);
+  built on them (container scanning, whose analyzer image cannot be pulled
+  here), and the jobs that read their results (vulnerabilities): nothing
+  here pretends to scan;
 - services (the dind engine of the build jobs): this machine's engine stands in;
 - each PYTHON_VERSION matrix, cut down to PYTHONS (space-separated): the
   versions this machine can build without pulling a base image.
@@ -47,6 +49,13 @@ def derive(pipeline: dict[str, Any], pythons: list[str]) -> tuple[dict[str, Any]
         if name in TEMPLATE_JOBS:
             del local[name]
             changes.append(f"left out job {name} (GitLab only)")
+    for name, job in list(local.items()):
+        needed = (
+            {n if isinstance(n, str) else n["job"] for n in job.get("needs", [])} if isinstance(job, dict) else set()
+        )
+        if needed & TEMPLATE_JOBS:
+            del local[name]
+            changes.append(f"left out job {name} (it reads {', '.join(sorted(needed & TEMPLATE_JOBS))})")
     for name, job in local.items():
         if isinstance(job, dict) and job.pop("services", None):
             changes.append(f"{name}: no services (this machine's Docker engine stands in)")

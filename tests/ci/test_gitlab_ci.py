@@ -5,10 +5,10 @@ Host-side only: nothing here builds, pushes or runs a pipeline (make ci-local do
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -86,9 +86,11 @@ CONTEXTS = {
     "other branch": {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": "topic"},
     "default branch": {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": "main"},
     "scheduled default branch": {"CI_PIPELINE_SOURCE": "schedule", "CI_COMMIT_BRANCH": "main"},
+    "scheduled other branch": {"CI_PIPELINE_SOURCE": "schedule", "CI_COMMIT_BRANCH": "topic"},
     "version tag": {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_TAG": "v1.2.3"},
     "other tag": {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_TAG": "nightly"},
 }
+PUBLISHING = {"default branch", "scheduled default branch", "version tag"}
 
 
 def planned(context: str) -> set[str]:
@@ -96,6 +98,17 @@ def planned(context: str) -> set[str]:
     if not runs(PIPELINE["workflow"]["rules"], env):
         return set()
     return {name for name, definition in jobs().items() if runs(definition.get("rules", [{}]), env)}
+
+
+def expand(value: str, env: dict[str, str]) -> str:
+    """$VAR references, as GitLab expands job variables."""
+    return re.sub(r"\$(\w+)", lambda m: expand(env[m[1]], env) if m[1] in env else m[0], value)
+
+
+def signing_or_publishing(name: str) -> bool:
+    """A job whose script signs or writes release tags."""
+    script = " ".join(job(name).get("script", []))
+    return "scripts/ci.sh sign" in script or "scripts/ci.sh release" in script
 
 
 # --------------------------------------------------------------- tests
@@ -178,104 +191,414 @@ def test_lint_reports() -> None:
     assert {name for name, d in jobs().items() if d["stage"] == "lint"} == {"hadolint", "shellcheck", "ruff"}
 
 
-def test_container_scanning_scans_both_variants() -> None:
+def test_container_scanning_scans_both_variants_of_every_python() -> None:
     assert {"template": "Jobs/Container-Scanning.gitlab-ci.yml"} in PIPELINE["include"]
     scan = job("container_scanning")
     assert scan["stage"] == "scan"
-    assert scan["parallel"]["matrix"] == [{"VARIANT": ["prod", "dev"]}]
+    assert scan["parallel"]["matrix"] == [{"PYTHON_VERSION": PYTHONS, "VARIANT": ["prod", "dev"]}]
     assert scan["variables"]["CS_IMAGE"] == "$PROD_IMAGE"
     dev_rule = next(rule for rule in scan["rules"] if rule.get("if") == '$VARIANT == "dev"')
     assert dev_rule["variables"]["CS_IMAGE"] == "$DEV_IMAGE"
+    # Each scan keeps its report under its image's name, for `vulnerabilities`.
+    assert "gl-container-scanning-report.json" in scan["artifacts"]["paths"]
+    assert "gl-container-scanning-report-py*.json" in scan["artifacts"]["paths"]
+    assert any("gl-container-scanning-report-py$PYTHON_VERSION-$VARIANT.json" in line for line in scan["after_script"])
 
 
 @pytest.mark.parametrize("context", CONTEXTS)
-def test_only_the_default_branch_and_version_tags_publish(context: str) -> None:
+def test_only_the_default_branch_its_schedules_and_version_tags_sign_and_publish(context: str) -> None:
     plan = planned(context)
-    publishing = {name for name in plan if job(name)["stage"] == "release"}
-    if context in ("default branch", "version tag"):
+    publishing = {name for name in plan if signing_or_publishing(name)}
+    in_release_stage = {name for name in plan if job(name)["stage"] == "release"}
+    if context in PUBLISHING:
         assert publishing == {"release"}
+        assert in_release_stage == {"release", "vulnerabilities"}
     else:
-        assert publishing == set(), f"{context} would publish"
+        assert publishing == set(), f"{context} would sign or publish"
+        assert in_release_stage == set(), context
     if context == "merge request":
-        assert {"build:prod", "build:dev", "test", "container_scanning"} <= plan
+        assert {"build:prod", "build:dev", "test", "container_scanning", "sbom"} <= plan
 
 
-def test_only_release_jobs_write_release_tags() -> None:
-    for name, definition in jobs().items():
-        lines = " ".join(definition.get("script", []))
-        assert ("scripts/ci.sh release" in lines) == (definition["stage"] == "release"), name
+def test_the_schedule_rebuilds_tests_scans_signs_and_publishes() -> None:
+    assert planned("scheduled default branch") == planned("default branch")
+    assert {"build:prod", "build:dev", "test", "container_scanning", "sbom", "release"} <= planned(
+        "scheduled default branch"
+    )
 
 
-# --------------------------------------------------------------- release tags, from the real script
+def test_merge_requests_never_sign_or_publish() -> None:
+    for name in planned("merge request"):
+        assert not signing_or_publishing(name), name
+        assert "id_tokens" not in job(name), name
+
+
+def test_only_the_release_job_signs_and_writes_release_tags() -> None:
+    assert {name for name in jobs() if signing_or_publishing(name)} == {"release"}
+    # Signing comes first: no release tag ever points at an unsigned digest.
+    assert job("release")["script"] == ["scripts/ci.sh sign", "scripts/ci.sh release"]
+
+
+def test_release_job_gets_a_sigstore_id_token() -> None:
+    assert job("release")["id_tokens"] == {"SIGSTORE_ID_TOKEN": {"aud": "sigstore"}}
+    assert [name for name in jobs() if "id_tokens" in job(name)] == ["release"]
+    assert {"sbom", "test"} <= set(job("release")["needs"])
+
+
+def test_sbom_job_reports_cyclonedx() -> None:
+    sbom = job("sbom")
+    assert sbom["stage"] == "scan"
+    assert matrix_pythons(sbom) == PYTHONS
+    assert set(sbom["needs"]) == {"build:prod", "build:dev"}
+    assert sbom["script"] == ["scripts/ci.sh sbom"]
+    assert sbom["artifacts"]["reports"]["cyclonedx"] == ["sbom/*/*.cdx.json"]
+    assert sbom["artifacts"]["paths"] == ["sbom/"]
+
+
+def test_vulnerabilities_job_reads_every_scan_and_may_fail() -> None:
+    gate = job("vulnerabilities")
+    assert gate["stage"] == "release"
+    assert gate["allow_failure"] is True
+    assert gate["needs"] == [{"job": "container_scanning", "artifacts": True}]
+    assert gate["script"] == ["scripts/ci.sh scan-findings"]
+    assert gate["rules"][0] == {"if": "$CONTAINER_SCANNING_DISABLED", "when": "never"}
+
+
+# --------------------------------------------------------------- release and sign, from the real script
+# A stand-in registry for skopeo: an image's manifest is "manifest of <the
+# tag it was pushed as>", copied as is, so a copy has its source's digest.
+FAKE_SKOPEO = """\
+import hashlib, os, pathlib, sys
+state = pathlib.Path(os.environ["FAKE_STATE"])
+args = sys.argv[1:]
+tags = state / "tags"
+tags.mkdir(exist_ok=True)
+
+def manifest(ref):
+    stored = tags / ref.removeprefix("docker://").replace("/", "%")
+    return stored.read_text() if stored.exists() else "manifest of " + ref.removeprefix("docker://")
+
+if args[0] == "copy":
+    with open(state / "copies", "a") as log:
+        log.write(" ".join(args) + "\\n")
+    source, destination = args[-2:]
+    changed = " (converted)" if os.environ.get("FAKE_COPY_CHANGES") else ""
+    (tags / destination.removeprefix("docker://").replace("/", "%")).write_text(manifest(source) + changed)
+elif args[0] == "inspect":
+    print(manifest(args[-1]), end="")
+elif args[0] == "manifest-digest":
+    print("sha256:" + hashlib.sha256(pathlib.Path(args[1]).read_bytes()).hexdigest())
+"""
+
+
+# What GitLab's id_tokens gives the release job; sign only checks that it is there.
+ID_TOKEN = {"SIGSTORE_ID_TOKEN": "stand-in"}
+
+
+def digest(ref: str) -> str:
+    """The stand-in registry's digest of a pushed tag."""
+    return "sha256:" + hashlib.sha256(f"manifest of {ref}".encode()).hexdigest()
+
+
 @pytest.fixture
-def fake_skopeo(tmp_path: Path) -> Path:
-    """A skopeo that records what it is asked to copy."""
-    log = tmp_path / "copies"
-    tool = tmp_path / "bin" / "skopeo"
-    tool.parent.mkdir()
-    tool.write_text(f'#!/bin/sh\n[ "$1" = copy ] && echo "$@" >> {shlex.quote(str(log))}\nexit 0\n')
-    tool.chmod(0o755)
-    return log
+def fake_tools(tmp_path: Path) -> Path:
+    """skopeo (above) and cosign (records its arguments) on PATH; their state folder."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "skopeo").write_text(f"#!{sys.executable}\n{FAKE_SKOPEO}")
+    (tools / "cosign").write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/cosign\n')
+    for tool in tools.iterdir():
+        tool.chmod(0o755)
+    return tmp_path
 
 
-def released(log: Path, python: str, **env: str) -> dict[str, str]:
-    """Destination tag -> source, for a release job of PYTHON_VERSION=python."""
-    variables = {
-        "PATH": f"{log.parent / 'bin'}:{os.environ['PATH']}",
-        "CI_REGISTRY": "registry.example",
+def ci_env(state: Path, python: str, **env: str) -> dict[str, str]:
+    per_commit = {
         "CI_REGISTRY_IMAGE": "registry.example/flask-uwsgi",
+        "CI_COMMIT_SHORT_SHA": "abc123",
+        "PYTHON_VERSION": python,
+    }
+    return {
+        "PATH": f"{state / 'bin'}:{os.environ['PATH']}",
+        "FAKE_STATE": str(state),
+        "COSIGN": str(state / "bin" / "cosign"),
+        "CI_REGISTRY": "registry.example",
         "CI_REGISTRY_USER": "u",
         "CI_REGISTRY_PASSWORD": "p",
         "CI_DEFAULT_BRANCH": "main",
         "DEFAULT_PYTHON": DEFAULT_PYTHON,
-        "PYTHON_VERSION": python,
-        "PROD_IMAGE": f"registry.example/flask-uwsgi:abc123-py{python}",
-        "DEV_IMAGE": f"registry.example/flask-uwsgi:abc123-py{python}-dev",
+        # The per-commit tags exactly as .gitlab-ci.yml's .tags spells them.
+        **{name: expand(value, per_commit) for name, value in PIPELINE[".tags"]["variables"].items()},
+        **per_commit,
         **env,
     }
-    log.unlink(missing_ok=True)
-    subprocess.run([ROOT / "scripts" / "ci.sh", "release"], env=variables, check=True, capture_output=True)
+
+
+def released(state: Path, python: str, **env: str) -> dict[str, str]:
+    """Destination tag -> source, for a release job of PYTHON_VERSION=python."""
+    (state / "copies").unlink(missing_ok=True)
+    subprocess.run(
+        [ROOT / "scripts" / "ci.sh", "release"], env=ci_env(state, python, **env), check=True, capture_output=True
+    )
     copies = {}
-    for line in log.read_text().splitlines():
+    for line in (state / "copies").read_text().splitlines():
         assert "--all" in line.split(), line
         source, destination = line.split()[-2:]
         copies[destination.removeprefix("docker://registry.example/flask-uwsgi:")] = source.split(":")[-1]
     return copies
 
 
-def test_release_tags_of_the_default_branch(fake_skopeo: Path) -> None:
+def signed(state: Path, python: str, **env: str) -> list[list[str]]:
+    """cosign's command lines, for a sign step of PYTHON_VERSION=python."""
+    sboms = state / "sbom"
+    sboms.mkdir(exist_ok=True)
+    for variant in ("prod", "dev"):
+        (sboms / f"{variant}.cdx.json").write_text("{}")
+    (state / "cosign").unlink(missing_ok=True)
+    subprocess.run(
+        [ROOT / "scripts" / "ci.sh", "sign"],
+        env=ci_env(state, python, SBOM_DIR=str(sboms), **env),
+        check=True,
+        capture_output=True,
+    )
+    return [line.split() for line in (state / "cosign").read_text().splitlines()]
+
+
+def test_release_tags_of_the_default_branch(fake_tools: Path) -> None:
     py = DEFAULT_PYTHON
-    assert released(fake_skopeo, py, CI_COMMIT_BRANCH="main") == {
+    assert released(fake_tools, py, CI_COMMIT_BRANCH="main") == {
         py: f"abc123-py{py}",
         f"{py}-dev": f"abc123-py{py}-dev",
         "latest": f"abc123-py{py}",
         "dev": f"abc123-py{py}-dev",
     }
-    assert released(fake_skopeo, "3.11", CI_COMMIT_BRANCH="main") == {
+    assert released(fake_tools, "3.11", CI_COMMIT_BRANCH="main") == {
         "3.11": "abc123-py3.11",
         "3.11-dev": "abc123-py3.11-dev",
     }
 
 
-def test_release_tags_of_a_version_tag(fake_skopeo: Path) -> None:
+def test_release_tags_of_a_version_tag(fake_tools: Path) -> None:
     py = DEFAULT_PYTHON
-    assert released(fake_skopeo, py, CI_COMMIT_TAG="v1.2.3") == {
+    assert released(fake_tools, py, CI_COMMIT_TAG="v1.2.3") == {
         f"1.2.3-py{py}": f"abc123-py{py}",
         f"1.2.3-py{py}-dev": f"abc123-py{py}-dev",
         "1.2.3": f"abc123-py{py}",
         "1.2.3-dev": f"abc123-py{py}-dev",
     }
-    assert released(fake_skopeo, "3.13", CI_COMMIT_TAG="1.2.3") == {
+    assert released(fake_tools, "3.13", CI_COMMIT_TAG="1.2.3") == {
         "1.2.3-py3.13": "abc123-py3.13",
         "1.2.3-py3.13-dev": "abc123-py3.13-dev",
     }
 
 
-def test_release_refuses_other_refs(fake_skopeo: Path) -> None:
+def test_release_refuses_other_refs(fake_tools: Path) -> None:
     with pytest.raises(subprocess.CalledProcessError) as error:
-        released(fake_skopeo, DEFAULT_PYTHON, CI_COMMIT_BRANCH="topic")
+        released(fake_tools, DEFAULT_PYTHON, CI_COMMIT_BRANCH="topic")
     assert b"default branch" in error.value.stderr
-    assert not fake_skopeo.exists()
+    assert not (fake_tools / "copies").exists()
+
+
+def test_a_schedule_releases_what_a_push_does(fake_tools: Path) -> None:
+    push = released(fake_tools, DEFAULT_PYTHON, CI_COMMIT_BRANCH="main", CI_PIPELINE_SOURCE="push")
+    assert released(fake_tools, DEFAULT_PYTHON, CI_COMMIT_BRANCH="main", CI_PIPELINE_SOURCE="schedule") == push
+    assert set(push) == {DEFAULT_PYTHON, f"{DEFAULT_PYTHON}-dev", "latest", "dev"}  # no version tag
+
+
+def test_release_refuses_a_copy_with_another_digest(fake_tools: Path) -> None:
+    with pytest.raises(subprocess.CalledProcessError) as error:
+        released(fake_tools, "3.11", CI_COMMIT_BRANCH="main", FAKE_COPY_CHANGES="1")
+    assert b"the signature of sha256:" in error.value.stderr and b"does not cover it" in error.value.stderr
+
+
+def test_sign_keyless_signs_and_attests_both_digests(fake_tools: Path) -> None:
+    lines = signed(fake_tools, DEFAULT_PYTHON, **ID_TOKEN)
+    env = ci_env(fake_tools, DEFAULT_PYTHON)
+    refs = [f"registry.example/flask-uwsgi@{digest(env[name])}" for name in ("PROD_IMAGE", "DEV_IMAGE")]
+    sboms = [str(fake_tools / "sbom" / f"{variant}.cdx.json") for variant in ("prod", "dev")]
+    assert lines == [
+        ["sign", "--yes", refs[0]],
+        ["attest", "--yes", "--type", "cyclonedx", "--predicate", sboms[0], refs[0]],
+        ["sign", "--yes", refs[1]],
+        ["attest", "--yes", "--type", "cyclonedx", "--predicate", sboms[1], refs[1]],
+    ]
+
+
+def test_sign_with_cosign_key_uses_it_and_no_transparency_log(fake_tools: Path) -> None:
+    lines = signed(fake_tools, "3.11", COSIGN_KEY="/keys/cosign.key", REGISTRY_TLS_VERIFY="false")
+    assert len(lines) == 4
+    for line in lines:
+        assert line[1:5] == ["--yes", "--key", "/keys/cosign.key", "--tlog-upload=false"], line
+        assert "--allow-http-registry" in line and "--allow-insecure-registry" in line
+
+
+def test_sign_needs_a_key_or_an_id_token(fake_tools: Path) -> None:
+    with pytest.raises(subprocess.CalledProcessError) as error:
+        signed(fake_tools, "3.11")
+    assert b"neither COSIGN_KEY nor SIGSTORE_ID_TOKEN is set" in error.value.stderr
+    assert len(error.value.stderr.decode().splitlines()) == 1
+
+
+def test_sign_needs_the_sbom(fake_tools: Path) -> None:
+    env = ci_env(fake_tools, "3.11", **ID_TOKEN, SBOM_DIR=str(fake_tools / "nothing"))
+    result = subprocess.run([ROOT / "scripts" / "ci.sh", "sign"], env=env, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert f"{fake_tools}/nothing/prod.cdx.json is missing" in result.stderr
+
+
+def test_the_scanned_images_are_the_signed_images(fake_tools: Path) -> None:
+    """container_scanning's CS_IMAGE, per matrix entry, against the digests sign signs."""
+    scan = job("container_scanning")
+    scanned = set()
+    for entry in scan["parallel"]["matrix"]:
+        for python in entry["PYTHON_VERSION"]:
+            for variant in entry["VARIANT"]:
+                env = {**ci_env(fake_tools, python), "VARIANT": variant}
+                variables = dict(scan["variables"])
+                rule = next(r for r in scan["rules"] if "if" not in r or evaluate(r["if"], env))
+                variables.update(rule.get("variables", {}))
+                image = expand(variables["CS_IMAGE"], env)
+                scanned.add(f"{image.rsplit(':', 1)[0]}@{digest(image)}")
+    signed_refs = {
+        line[-1]
+        for python in matrix_pythons(job("release"))
+        for line in signed(fake_tools, python, **ID_TOKEN)
+        if line[0] == "sign"
+    }
+    assert len(scanned) == 2 * len(PYTHONS)
+    assert scanned == signed_refs
+
+
+# --------------------------------------------------------------- build: provenance and schedules
+@pytest.fixture
+def fake_docker(tmp_path: Path) -> Path:
+    """A docker that records its arguments (and answers `version` with amd64)."""
+    tool = tmp_path / "bin" / "docker"
+    tool.parent.mkdir()
+    tool.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/docker\n[ "$1" = version ] && echo amd64\nexit 0\n')
+    tool.chmod(0o755)
+    return tmp_path
+
+
+def built(state: Path, **env: str) -> list[str]:
+    (state / "docker").unlink(missing_ok=True)
+    variables = {
+        "PATH": f"{state / 'bin'}:{os.environ['PATH']}",
+        "CI_REGISTRY_IMAGE": "registry.example/flask-uwsgi",
+        "PYTHON_VERSION": "3.13",
+        "PROD_IMAGE": "registry.example/flask-uwsgi:abc123-py3.13",
+        "DEV_IMAGE": "registry.example/flask-uwsgi:abc123-py3.13-dev",
+        "BUILD_PLATFORMS": PIPELINE["variables"]["BUILD_PLATFORMS"],
+        "BINFMT_IMAGE": PIPELINE["variables"]["BINFMT_IMAGE"],
+        "BUILDKIT_IMAGE": PIPELINE["variables"]["BUILDKIT_IMAGE"],
+        **env,
+    }
+    subprocess.run([ROOT / "scripts" / "ci.sh", "build", "prod"], env=variables, check=True, capture_output=True)
+    return (state / "docker").read_text().splitlines()
+
+
+def test_buildx_build_attaches_provenance(fake_docker: Path) -> None:
+    build = [line for line in built(fake_docker) if line.startswith("buildx build")]
+    assert len(build) == 1
+    args = build[0].split()
+    assert "--provenance=mode=max" in args and "--push" in args
+    assert "--cache-from" in args and "--no-cache" not in args
+
+
+def test_a_scheduled_build_uses_no_layer_cache(fake_docker: Path) -> None:
+    for line in built(fake_docker, CI_PIPELINE_SOURCE="schedule"):
+        if line.startswith(("buildx build", "build ")):
+            args = line.split()
+            assert "--no-cache" in args and "--pull" in args and "--cache-from" not in args, line
+            assert "--provenance=mode=max" in args
+    engine = [
+        line
+        for line in built(fake_docker, CI_PIPELINE_SOURCE="schedule", BUILD_PLATFORMS="", DOCKER_CLIENT="docker")
+        if line.startswith("build ")
+    ]
+    assert len(engine) == 1 and "--no-cache" in engine[0].split() and "--cache-from" not in engine[0].split()
+
+
+# --------------------------------------------------------------- scan findings
+def scan_report(severities: list[str]) -> str:
+    return json.dumps(
+        {
+            "vulnerabilities": [
+                {
+                    "severity": severity,
+                    "identifiers": [{"type": "cve", "name": f"CVE-2026-{n}"}],
+                    "location": {"dependency": {"package": {"name": "openssl"}, "version": "3.5.1-1"}},
+                    "solution": "Upgrade openssl to 3.5.1-2",
+                }
+                for n, severity in enumerate(severities)
+            ]
+        }
+    )
+
+
+def scan_findings(folder: Path, reports: dict[str, list[str]]) -> subprocess.CompletedProcess[str]:
+    for name, severities in reports.items():
+        (folder / f"gl-container-scanning-report-{name}.json").write_text(scan_report(severities))
+    return subprocess.run([folder / "scripts" / "ci.sh", "scan-findings"], capture_output=True, text=True)
+
+
+@pytest.fixture
+def scan_folder(tmp_path: Path) -> Path:
+    """A job folder as `vulnerabilities` has it: the checkout's scripts, the scans' reports."""
+    (tmp_path / "scripts").symlink_to(ROOT / "scripts")
+    (tmp_path / "python-versions").symlink_to(ROOT / "python-versions")
+    return tmp_path
+
+
+ALL_IMAGES = [f"py{python}-{variant}" for python in PYTHONS for variant in ("prod", "dev")]
+
+
+def test_scan_findings_lists_high_and_critical_ones(scan_folder: Path) -> None:
+    reports = {name: ["Low", "Medium"] for name in ALL_IMAGES}
+    reports[f"py{DEFAULT_PYTHON}-dev"] = ["Critical", "Low", "High"]
+    result = scan_findings(scan_folder, reports)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"py{DEFAULT_PYTHON}-dev: Critical CVE-2026-0 in openssl 3.5.1-1 (Upgrade openssl to 3.5.1-2)",
+        f"py{DEFAULT_PYTHON}-dev: High CVE-2026-2 in openssl 3.5.1-1 (Upgrade openssl to 3.5.1-2)",
+    ]
+    assert "error: the published images have High or Critical findings" in result.stderr
+
+
+def test_scan_findings_passes_without_them(scan_folder: Path) -> None:
+    result = scan_findings(scan_folder, {name: ["Low", "Medium", "Unknown"] for name in ALL_IMAGES})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"no High or Critical finding in {len(ALL_IMAGES)} scan reports" in result.stderr
+
+
+def test_scan_findings_fails_on_a_missing_report(scan_folder: Path) -> None:
+    result = scan_findings(scan_folder, {name: [] for name in ALL_IMAGES[1:]})
+    assert result.returncode == 1
+    assert result.stdout.startswith(f"{ALL_IMAGES[0]}: no readable scan report")
+
+
+# --------------------------------------------------------------- README's verify commands
+def readme_block(marker: str) -> str:
+    readme = (ROOT / "README.md").read_text()
+    return readme.split(f"<!-- {marker}: start -->", 1)[1].split(f"<!-- {marker}: end -->", 1)[0]
+
+
+def test_readme_verify_commands_are_the_ones_ci_local_runs() -> None:
+    commands = [line for line in readme_block("ci-local verify").splitlines() if line.startswith("cosign ")]
+    ran = subprocess.run(
+        [ROOT / "scripts" / "ci-local.sh", "verify-commands"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert ran == commands
+    verify, attestation = commands
+    key_based = '--key "$COSIGN_PUB" --insecure-ignore-tlog=true --allow-http-registry --allow-insecure-registry'
+    assert verify == f'cosign verify {key_based} "$IMAGE"'
+    assert attestation.startswith(f'cosign verify-attestation {key_based} --type cyclonedx "$IMAGE" | ')
+    assert attestation.endswith("| jq -r .payload | base64 -d | jq .predicate")
+    # The values the block shows are where make ci-local puts them.
+    ci_local = (ROOT / "scripts" / "ci-local.sh").read_text()
+    assert 'COSIGN_PUB="$keys/cosign.pub"' in ci_local and 'keys="$state/cosign"' in ci_local
+    assert "COSIGN_PUB=.gitlab-ci-local/cosign/cosign.pub" in readme_block("ci-local verify")
+    assert "IMAGE=127.0.0.1:5055/flask-uwsgi:latest" in readme_block("ci-local verify")
 
 
 # --------------------------------------------------------------- coverage regex, on real output
