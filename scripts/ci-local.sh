@@ -11,8 +11,8 @@
 #     shell executor, in this checkout, on this machine's Docker engine: job
 #     images (python:*, docker:*-dind) cannot be pulled here;
 #   - lint: hadolint, shellcheck, ruff, with their code quality reports;
-#   - build: for CI_LOCAL_PYTHONS only (default 3.11; "3.11 3.13" adds
-#     trixie), on Debian's own Python (OFFLINE_BASE=1), for this machine's
+#   - build: for CI_LOCAL_PYTHONS only (the Makefile's default: the default
+#     Python and 3.11), on Debian's own Python (OFFLINE_BASE=1), for this machine's
 #     platform only (BUILD_PLATFORMS empty: no buildx, no QEMU here), with the
 #     registry's inline layer cache; pushed to the local registry;
 #   - test: the whole suite (make test BUILD=0) against images pulled from it,
@@ -38,7 +38,8 @@
 # Nothing is written under $HOME: the jobs' Docker logins go to
 # .gitlab-ci-local/docker-config (DOCKER_CONFIG), npm's cache to .cache/npm.
 #
-# CI_LOCAL_PYTHONS         Python versions to build and test (3.11, 3.13)
+# CI_LOCAL_PYTHONS         Python versions to build and test, the first one
+#                          standing in for the default (latest, dev)
 # CI_LOCAL_REGISTRY_PORT   the registry's port on 127.0.0.1 (default 5055)
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +47,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
-pythons="${CI_LOCAL_PYTHONS:-3.11}"
+pythons="${CI_LOCAL_PYTHONS:-$(scripts/versions.sh default) 3.11}"
 port="${CI_LOCAL_REGISTRY_PORT:-5055}"
 registry="127.0.0.1:$port"
 image="$registry/flask-uwsgi"

@@ -55,3 +55,22 @@ def test_buildkit_builds_working_images(run: Run, client: docker.DockerClient) -
         for tag in tags.values():
             with contextlib.suppress(docker.errors.ImageNotFound):
                 client.images.remove(tag, force=True)
+
+
+@pytest.mark.parametrize(
+    ("python", "message"),
+    [
+        ("3.12", "error: no Debian suite ships Python 3.12, so it has no offline base: pull python:3.12-slim"),
+        ("3.10", "error: PYTHON_VERSION=3.10 is not supported"),
+    ],
+)
+def test_a_python_without_a_base_is_one_clear_line(python: str, message: str) -> None:
+    """Where python:X.Y-slim cannot be pulled and no Debian suite ships X.Y: never another Python instead."""
+    if subprocess.run(["docker", "pull", "-q", f"python:{python}-slim"], capture_output=True).returncode == 0:
+        pytest.skip(f"python:{python}-slim can be pulled here")
+    env = {**os.environ, "PYTHON_VERSION": python, "PROD_IMAGE": "flask-uwsgi-test:never", "DEV_IMAGE": "x:never"}
+    env.pop("BASE_IMAGE", None)
+    result = subprocess.run(["scripts/build-images.sh"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"flask-uwsgi: {message}"), result.stderr
