@@ -124,7 +124,10 @@ def test_served_by_uwsgi_and_stopped_gracefully(workdir: Path) -> None:
         "FLASK_UWSGI_RUN": str(workdir / "run"),
     }
     if cov is not None:
-        env["COVERAGE_PROCESS_START"] = str(Path(cov.config.config_file).resolve())
+        # A copy, in case the checkout is not readable by uWSGI's user (the
+        # dev image's entrypoint, started as root, goes on as /app's owner).
+        config = Path(cov.config.config_file)
+        env["COVERAGE_PROCESS_START"] = str(shutil.copy(config, workdir / config.name))
         env["COVERAGE_FILE"] = str(data / ".coverage")
     server = Server(env, workdir / "server.log")
     try:
