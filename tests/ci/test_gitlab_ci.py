@@ -213,7 +213,14 @@ def fake_skopeo(tmp_path: Path) -> Path:
     log = tmp_path / "copies"
     tool = tmp_path / "bin" / "skopeo"
     tool.parent.mkdir()
-    tool.write_text(f'#!/bin/sh\n[ "$1" = copy ] && echo "$@" >> {shlex.quote(str(log))}\nexit 0\n')
+    # It reads the password from stdin as skopeo login does: a pipe into a
+    # reader that never reads fails the writer (SIGPIPE) now and then.
+    tool.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = login ] && cat >/dev/null\n'
+        f'[ "$1" = copy ] && echo "$@" >> {shlex.quote(str(log))}\n'
+        "exit 0\n"
+    )
     tool.chmod(0o755)
     return log
 
