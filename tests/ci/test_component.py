@@ -160,7 +160,7 @@ def test_stages_and_order() -> None:
     }
     # Nothing ships before the tests pass; the tests run in the image built for them.
     assert "test-image" in plan["test"]["needs"]
-    assert "test" in plan["build"]["needs"]
+    assert {"job": "test", "artifacts": False} in plan["build"]["needs"]
 
 
 def test_job_prefix_renames_the_jobs_and_their_needs() -> None:

@@ -249,6 +249,12 @@ def test_notes_pipeline_through_the_component(
             text=True,
         )
         assert probe.returncode != 0 and "ModuleNotFoundError" in probe.stderr, f"{app_image} has {module}"
+    listing = subprocess.run(
+        ["docker", "run", "--rm", "--entrypoint", "ls", app_image, "-A", "/app"], capture_output=True, text=True
+    ).stdout.split()
+    assert "notes" in listing
+    leftovers = {"tests", "requirements-test.txt", "junit.xml", "coverage.xml", ".coverage"} & set(listing)
+    assert not leftovers and not any(name.startswith("flask-app") for name in listing), listing
     with capsys.disabled():
         print(
             f"flask-uwsgi: notes: {counts['tests']} tests, coverage {percent}%; run outside any test"

@@ -118,7 +118,10 @@ def test_served_by_uwsgi_and_stopped_gracefully(workdir: Path) -> None:
         **os.environ,
         "PORT": str(free_port()),
         "UWSGI_PROCESSES": "2",
-        "UWSGI_THREADS": "2",
+        # One thread per worker: its main thread, the one coverage traces.
+        # The threads uWSGI adds (threads > 1) are its own, not Python's
+        # threading ones, and coverage's tracer is not set in them.
+        "UWSGI_THREADS": "1",
         "NOTES_DATABASE": str(workdir / "notes.sqlite3"),
         # The runtime folder the entrypoint makes afresh, away from any other server.
         "FLASK_UWSGI_RUN": str(workdir / "run"),
