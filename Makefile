@@ -38,7 +38,7 @@ DOCKERFILES := Dockerfile Dockerfile.dev bench/Dockerfile.gunicorn examples/*/Do
 SHELL_FILES := entrypoint/*.sh scripts/*.sh .ci/run examples/*/prestart.sh
 PYTHON_FILES := uwsgi supervisor tests bench
 
-.PHONY: help demo demo-stop images base-offline engine lint test test-unit test-images venv clean sbom
+.PHONY: help demo demo-stop images base-offline engine lint test test-unit test-images venv ci-tools clean sbom
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -79,13 +79,18 @@ lint: venv ## hadolint, shellcheck, ruff
 	$(BIN)/ruff check $(PYTHON_FILES) examples
 	$(BIN)/ruff format --check $(PYTHON_FILES) examples
 
-test: lint engine ## lint, unit tests, then the image tests (builds the images once)
+# gitlab-ci-local (package-lock.json) and Debian's docker-registry: the image
+# tests run examples/notes' pipeline through the CI/CD component with them.
+ci-tools: ## gitlab-ci-local, docker-registry and skopeo (installed if missing; npm's cache in .cache/)
+	@scripts/ci-local.sh tools
+
+test: lint engine ci-tools ## lint, unit tests, then the image tests (builds the images once)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: venv ## the fast host-side tests only
 	$(BIN)/pytest -m "not image" $(PYTEST_ARGS)
 
-test-images: venv engine ## the image tests only
+test-images: venv engine ci-tools ## the image tests only
 	$(BIN)/pytest -m image $(PYTEST_ARGS)
 
 # Every other version with an offline base (python-versions): its images built

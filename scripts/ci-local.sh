@@ -5,6 +5,8 @@
 #   scripts/ci-local.sh run     the pipeline of a push to the default branch,
 #                               then the release job of a version tag
 #   scripts/ci-local.sh clean   remove the registry's data and gitlab-ci-local's state
+#   scripts/ci-local.sh tools   install what it needs (also for make test's run
+#                               of examples/notes' pipeline: tests/examples/test_component.py)
 #
 # What runs here, and how:
 #   - every job as written (same scripts/ci.sh steps), in gitlab-ci-local's
@@ -74,6 +76,7 @@ tools() {
 	command -v jq >/dev/null || missing+=(jq) # README.md's verify commands read the attestation with it
 	[ "${#missing[@]}" = 0 ] || apt_install "make ci-local needs ${missing[*]}" "${missing[@]}"
 	# The versions package-lock.json pins; again only when the lock changed.
+	# npm's cache in the clone's .cache/, as pip's: nothing written outside it.
 	if [ ! -x "$gcl" ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
 		say "installing gitlab-ci-local (package-lock.json)"
 		npm_config_cache="$PWD/.cache/npm" npm ci --no-audit --no-fund --loglevel=error >/dev/null ||
@@ -353,7 +356,7 @@ clean() {
 }
 
 case "${1:-}" in
-	run | clean) "$1" ;;
+	run | clean | tools) "$1" ;;
 	verify-commands) readme_verify_commands ;;
-	*) die "usage: $0 run|clean|verify-commands" ;;
+	*) die "usage: $0 run|clean|tools|verify-commands" ;;
 esac

@@ -284,6 +284,8 @@ if args[0] == "copy":
     source, destination = args[-2:]
     changed = " (converted)" if os.environ.get("FAKE_COPY_CHANGES") else ""
     (tags / destination.removeprefix("docker://").replace("/", "%")).write_text(manifest(source) + changed)
+elif args[0] == "login":
+    sys.stdin.read()  # the password, as skopeo reads it (else the writer may get SIGPIPE)
 elif args[0] == "inspect":
     print(manifest(args[-1]), end="")
 elif args[0] == "manifest-digest":
