@@ -357,6 +357,30 @@ fu_serve() {
 	fu_exec_uwsgi "$@"
 }
 
+# usage: fu_name_app_owner UID GID   (dev image, as root, before the drop)
+# The image user's name, app, follows the owner of /app, so that commands run
+# later as app (`docker exec -u app`: VS Code's terminal in the examples' dev
+# containers, `devcontainer exec`) run as the server does: same uid, same
+# group, group 0 beside it. What they create in a bind-mounted source then
+# belongs to the developer on the host too. Written only when it changes;
+# with a read-only /etc a warning says so and the server starts anyway.
+fu_name_app_owner() {
+	local uid="$1" gid="$2" passwd="${FLASK_UWSGI_PASSWD:-/etc/passwd}" group="${FLASK_UWSGI_GROUP:-/etc/group}"
+	local passwd_now group_now passwd_new group_new
+	passwd_now="$(<"$passwd")" group_now="$(<"$group")"
+	passwd_new="$(awk -F: -v OFS=: -v uid="$uid" -v gid="$gid" '$1 == "app" { $3 = uid; $4 = gid } 1' <<<"$passwd_now")"
+	# Group 0's member list gains app (docker exec reads supplementary groups there).
+	group_new="$(awk -F: -v OFS=: '$1 == "root" && $3 == 0 && $4 !~ /(^|,)app(,|$)/ {
+		$4 = ($4 == "" ? "app" : $4 ",app") } 1' <<<"$group_now")"
+	if [ "$gid" = 0 ]; then
+		group_new="$group_now" # app's own group is already 0
+	fi
+	if { [ "$passwd_new" != "$passwd_now" ] && ! printf '%s\n' "$passwd_new" 2>/dev/null >"$passwd"; } ||
+		{ [ "$group_new" != "$group_now" ] && ! printf '%s\n' "$group_new" 2>/dev/null >"$group"; }; then
+		fu_warn "$passwd or $group is read-only: \`docker exec -u app\` does not run as the server's uid $uid"
+	fi
+}
+
 # Dev image, started as root (its default user): go on as the owner of /app,
 # whatever uid that is, before anything else runs. With the source
 # bind-mounted from a Linux host, the app can then write into it (Flask's
@@ -375,6 +399,7 @@ fu_become_app_owner() {
 	if [ "$uid" = 0 ]; then
 		uid=10001 gid=0
 	fi
+	fu_name_app_owner "$uid" "$gid"
 	# A uid the image does not know has no home: the image user's is group-writable.
 	export HOME=/home/app
 	# The container's stdout and stderr belong to root; supervisord reopens

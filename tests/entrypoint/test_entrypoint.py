@@ -281,3 +281,37 @@ def test_every_setting_debug_ini_forces_is_warned_about(sh: Shell, var: str) -> 
     sh.make_dev()
     _, stderr = command(sh, DEBUGPY_ENABLE="1", **{var: "5"})
     assert f"warning: {var} is ignored while the debugger is on" in stderr
+
+
+USERS = "root:x:0:0:root:/root:/bin/bash\napp:x:10001:0::/home/app:/usr/sbin/nologin\n"
+GROUP = "root:x:0:\nusers:x:100:\n"
+
+
+def name_app_owner(sh: Shell, uid: int, gid: int, users: str = USERS, group: str = GROUP) -> tuple[str, str, str]:
+    """fu_name_app_owner on copies of the image's /etc/passwd and /etc/group: (users, groups, stderr)."""
+    files = {"passwd": sh.etc / "passwd", "group": sh.etc / "group"}
+    files["passwd"].write_text(users)
+    files["group"].write_text(group)
+    env = {"FLASK_UWSGI_PASSWD": str(files["passwd"]), "FLASK_UWSGI_GROUP": str(files["group"])}
+    result = sh.run(f"fu_name_app_owner {uid} {gid}", **env)
+    assert result.status == 0, result.stderr
+    return files["passwd"].read_text(), files["group"].read_text(), result.stderr
+
+
+def test_app_takes_the_uid_and_gid_of_the_owner_of_app_and_joins_group_0(sh: Shell) -> None:
+    users, group, stderr = name_app_owner(sh, 1000, 1000)
+    assert users == "root:x:0:0:root:/root:/bin/bash\napp:x:1000:1000::/home/app:/usr/sbin/nologin\n"
+    assert group == "root:x:0:app\nusers:x:100:\n"
+    assert stderr == ""
+    # Another start of the same container: nothing more to change.
+    assert name_app_owner(sh, 1000, 1000, users, group)[:2] == (users, group)
+
+
+def test_app_joins_group_0_beside_its_other_members(sh: Shell) -> None:
+    _, group, _ = name_app_owner(sh, 1000, 1000, group="root:x:0:admin\n")
+    assert group == "root:x:0:admin,app\n"
+
+
+def test_a_root_owned_app_leaves_the_image_user_as_it_is(sh: Shell) -> None:
+    # fu_become_app_owner maps a root-owned /app to 10001:0, the image's own user.
+    assert name_app_owner(sh, 10001, 0)[:2] == (USERS, GROUP)

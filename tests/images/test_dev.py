@@ -100,3 +100,28 @@ def test_an_explicit_user_is_kept(run: Run, readable_dir: Path) -> None:
     app = run("dev", user="4321:0")
     assert app.wait_http()[0] == 200
     assert {uid for _, uid, cmd in process_table(app) if cmd.startswith("uWSGI")} == {4321}
+
+
+def test_docker_exec_as_app_runs_as_the_owner_of_app_like_the_server(
+    run: Run, owned_tree: Callable[[int], Path]
+) -> None:
+    tree = owned_tree(1000)
+    app = run("dev", app=None, volumes={str(tree): {"bind": "/app", "mode": "rw"}})
+    assert json.loads(app.wait_http()[1])["uid"] == 1000
+    # What VS Code's terminal in a dev container runs as (remoteUser "app").
+    status, out = app.exec("sh", "-c", "id -u; id -g; id -G; echo $HOME; touch /app/made-by-app", user="app")
+    assert status == 0, out
+    uid, gid, groups, home = out.split("\n")[:4]
+    assert (uid, gid, home) == ("1000", "1000", "/home/app")
+    assert "0" in groups.split(), "group 0 beside its own, as the server has"
+    made = tree / "made-by-app"
+    assert (made.stat().st_uid, made.stat().st_gid) == (1000, 1000)
+
+
+def test_read_only_etc_keeps_app_as_it_is_and_serves(run: Run, owned_tree: Callable[[int], Path]) -> None:
+    tree = owned_tree(1000)
+    volumes = {str(tree): {"bind": "/app", "mode": "rw"}}
+    app = run("dev", app=None, volumes=volumes, read_only=True, tmpfs={"/tmp": ""})
+    assert app.wait_http()[0] == 200
+    assert "`docker exec -u app` does not run as the server's uid 1000" in app.logs()
+    assert app.exec("id", "-u", user="app") == (0, "10001\n")
