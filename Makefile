@@ -79,9 +79,10 @@ lint: venv ## hadolint, shellcheck, ruff
 	$(BIN)/ruff check $(PYTHON_FILES) examples
 	$(BIN)/ruff format --check $(PYTHON_FILES) examples
 
-# gitlab-ci-local (package-lock.json) and Debian's docker-registry: the image
-# tests run examples/notes' pipeline through the CI/CD component with them.
-ci-tools: ## gitlab-ci-local, docker-registry and skopeo (installed if missing; npm's cache in .cache/)
+# The Node tools package-lock.json pins, and Debian's docker-registry: the
+# image tests run examples/notes' pipeline through the CI/CD component with
+# gitlab-ci-local, and the examples' dev containers with the Dev Containers CLI.
+ci-tools: ## gitlab-ci-local, the Dev Containers CLI, docker-registry and skopeo (installed if missing; npm's cache in .cache/)
 	@scripts/ci-local.sh tools
 
 test: lint engine ci-tools ## lint, unit tests, then the image tests (builds the images once)

@@ -6,7 +6,8 @@
 #                               then the release job of a version tag
 #   scripts/ci-local.sh clean   remove the registry's data and gitlab-ci-local's state
 #   scripts/ci-local.sh tools   install what it needs (also for make test's run
-#                               of examples/notes' pipeline: tests/examples/test_component.py)
+#                               of examples/notes' pipeline: tests/examples/test_component.py,
+#                               and of the examples' dev containers: test_devcontainer.py)
 #
 # What runs here, and how:
 #   - every job as written (same scripts/ci.sh steps), in gitlab-ci-local's
@@ -75,10 +76,11 @@ tools() {
 	command -v npm >/dev/null || missing+=(nodejs npm)
 	command -v jq >/dev/null || missing+=(jq) # README.md's verify commands read the attestation with it
 	[ "${#missing[@]}" = 0 ] || apt_install "make ci-local needs ${missing[*]}" "${missing[@]}"
-	# The versions package-lock.json pins; again only when the lock changed.
-	# npm's cache in the clone's .cache/, as pip's: nothing written outside it.
+	# The versions package-lock.json pins (gitlab-ci-local, the Dev Containers
+	# CLI); again only when the lock changed. npm's cache in the clone's
+	# .cache/, as pip's: nothing written outside it.
 	if [ ! -x "$gcl" ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-		say "installing gitlab-ci-local (package-lock.json)"
+		say "installing the Node tools (package-lock.json)"
 		npm_config_cache="$PWD/.cache/npm" npm ci --no-audit --no-fund --loglevel=error >/dev/null ||
 			die "npm ci failed: gitlab-ci-local is not installed"
 	fi
