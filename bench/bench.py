@@ -360,7 +360,7 @@ def section_sizing(box: Box, settings: Settings, prod: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for cpus in (1, 2):
         grid = [(cpus, 1), (cpus, 2), (cpus, 4), (cpus, 8), (2 * cpus, 1), (2 * cpus, 4), (4 * cpus, 1)]
-        candidates = [Candidate(f"{cpus}cpu-default", "prod defaults", prod, cpus=cpus)]
+        candidates = [Candidate(f"{cpus}cpu-default", f"prod defaults ({2 * cpus} x 4)", prod, cpus=cpus)]
         candidates += [
             Candidate(
                 f"{cpus}cpu-{p}x{t}",
@@ -661,14 +661,12 @@ def render(results: dict[str, Any]) -> str:
             "",
         ]
     if "sizing" in results:
-        lines += ["**Sizing**: the prod image at 1 and 2 CPUs (`--cpus`), requests/s by processes x threads.", ""]
-        lines += ["| CPUs | view | " + " | ".join(v["title"] for v in results["sizing"]["1"]["cpu"].values()) + " |"]
-        lines += ["| --- | --- |" + " --- |" * len(results["sizing"]["1"]["cpu"])]
+        lines += ["**Sizing**: the prod image limited to 1 and 2 CPUs (`--cpus`), requests/s.", ""]
+        lines += ["| CPUs | processes x threads | `/` | `/io` (20 ms wait) |", "| --- | --- | --- | --- |"]
         for cpus, views in results["sizing"].items():
-            for workload, table in views.items():
-                lines.append(
-                    f"| {cpus} | `{WORKLOADS[workload]}` | " + " | ".join(fmt(v["rps"]) for v in table.values()) + " |"
-                )
+            for name, entry in views["cpu"].items():
+                io = views["io"][name]["rps"]
+                lines.append(f"| {cpus} | {entry['title']} | {fmt(entry['rps'])} | {fmt(io)} |")
         lines.append("")
     if "fronts" in results:
         lines += [

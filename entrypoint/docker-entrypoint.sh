@@ -167,13 +167,15 @@ fu_cpus() {
 	echo "$cpus"
 }
 
-# uwsgi.ini's processes and threads, from the CPUs (see uwsgi.ini for the
-# measurements behind the numbers); /app/uwsgi.ini and UWSGI_PROCESSES,
-# UWSGI_THREADS still win.
+# uwsgi.ini's processes and threads, from the CPUs: two processes per CPU
+# of four threads each (make bench's sizing table: on a view that computes,
+# more processes beat more threads, which share one interpreter lock; on a
+# view that waits, the number of threads in all serves at once).
+# /app/uwsgi.ini and UWSGI_PROCESSES, UWSGI_THREADS still win.
 fu_size_workers() {
 	local cpus
 	cpus="$(fu_cpus)"
-	export FLASK_UWSGI_PROCESSES="$cpus" FLASK_UWSGI_THREADS=4
+	export FLASK_UWSGI_PROCESSES=$((2 * cpus)) FLASK_UWSGI_THREADS=4
 	FU_SIZING="$cpus CPU(s): $FLASK_UWSGI_PROCESSES processes x $FLASK_UWSGI_THREADS threads"
 }
 
