@@ -127,11 +127,14 @@ derive_pipeline() {
 
 # usage: gitlab_ci_local ARG...   gitlab-ci-local on the derived pipeline,
 # with the settings that stand in for GitLab's runner and registry.
+# One job at a time: the jobs share this machine's one engine, and the test
+# jobs of two Python versions would fight over the same container and image
+# names (GitLab gives each job its own runner).
 gitlab_ci_local() {
 	local default_python="${pythons%% *}"
 	# Overriding these is the point here; gitlab-ci-local warns about each.
 	GCL_IGNORE_PREDEFINED_VARS=CI_REGISTRY,CI_REGISTRY_IMAGE,CI_DEFAULT_BRANCH,CI_COMMIT_BRANCH,CI_PIPELINE_SOURCE,CI_COMMIT_TAG \
-		"$gcl" --file "$pipeline" --force-shell-executor --no-color --timestamps --max-job-name-padding 0 \
+		"$gcl" --file "$pipeline" --force-shell-executor --concurrency 1 --no-color --timestamps --max-job-name-padding 0 \
 		--variable "CI_REGISTRY=$registry" \
 		--variable "CI_REGISTRY_IMAGE=$image" \
 		--variable "CI_REGISTRY_USER=ci-local" \
