@@ -58,8 +58,9 @@ def wait_debuggable(stack: Stack, workers: int = 2) -> None:
 
 def pids(stack: Stack, title: str) -> set[int]:
     """Processes by their title (the images have no ps)."""
-    script = f"grep -l '^{title}' /proc/[0-9]*/cmdline"
-    output = stack.container().exec_run(["bash", "-c", script]).output.decode()
+    # Processes that end while grep reads /proc (a health check's) are not errors.
+    script = f"grep -l '^{title}' /proc/[0-9]*/cmdline 2>/dev/null; true"
+    output = stack.container().exec_run(["bash", "-c", script], stderr=False).output.decode()
     return {int(path.split("/")[2]) for path in output.split()}
 
 

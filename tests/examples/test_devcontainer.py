@@ -186,12 +186,14 @@ class DevContainer:
         """pid: (uid, gid) of each uWSGI worker."""
         assert self.running is not None
         script = (
-            "for f in $(grep -l '^uWSGI worker' /proc/[0-9]*/cmdline); do d=${f%/cmdline}; "
-            "echo ${d#/proc/} $(awk '/^Uid:/{u=$2} /^Gid:/{g=$2} END{print u, g}' $d/status); done"
+            "for f in $(grep -l '^uWSGI worker' /proc/[0-9]*/cmdline 2>/dev/null); do d=${f%/cmdline}; "
+            "echo ${d#/proc/} $(awk '/^Uid:/{u=$2} /^Gid:/{g=$2} END{print u, g}' $d/status 2>/dev/null); done"
         )
-        output = self.running.container.exec_run(["sh", "-c", script]).output.decode()
+        # Processes that end while the script runs (a health check's) are
+        # skipped: stderr apart, and rows without both ids.
+        output = self.running.container.exec_run(["sh", "-c", script], stderr=False).output.decode()
         rows = (line.split() for line in output.splitlines())
-        return {int(pid): (int(uid), int(gid)) for pid, uid, gid in rows}
+        return {int(row[0]): (int(row[1]), int(row[2])) for row in rows if len(row) == 3}
 
     def down(self) -> None:
         subprocess.run(

@@ -39,7 +39,7 @@ def process_table(running: Running) -> list[tuple[int, int, str]]:
     script = (
         "for d in /proc/[0-9]*; do "
         'printf "%s %s %s\\n" "${d#/proc/}" "$(awk \'/^Uid:/{print $2}\' $d/status)" '
-        "\"$(tr '\\0' ' ' < $d/cmdline)\"; done"
+        "\"$(tr '\\0' ' ' < $d/cmdline)\"; done 2>/dev/null"
     )
     # As the image's user: on the dev image `docker exec` is root, and this
     # script's own processes are not the container's.
@@ -48,7 +48,8 @@ def process_table(running: Running) -> list[tuple[int, int, str]]:
     rows = []
     for line in out.splitlines():
         pid, uid, *cmd = line.split(" ", 2)
-        rows.append((int(pid), int(uid), " ".join(cmd).strip()))
+        if uid:  # else the process ended while the script read it
+            rows.append((int(pid), int(uid), " ".join(cmd).strip()))
     return rows
 
 
