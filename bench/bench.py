@@ -320,7 +320,14 @@ def load_candidates(prod: str, dev: str) -> list[Candidate]:
         Candidate("prod-direct", "prod, HTTP_MODE=direct", prod, {"HTTP_MODE": "direct"}),
         Candidate("prod-router-close", "prod, router without keep-alive", prod, NO_KEEPALIVE),
         *(bare(p, t, image=prod) for p, t in GRID),
-        Candidate("gunicorn", "gunicorn gthread 2 x 4, its defaults", GUNICORN_IMAGE, {}, ["gunicorn"], gunicorn),
+        Candidate(
+            "gunicorn",
+            "gunicorn gthread 2 x 4, no access log (its default)",
+            GUNICORN_IMAGE,
+            {},
+            ["gunicorn"],
+            gunicorn,
+        ),
         Candidate(
             "gunicorn-log",
             "gunicorn gthread 2 x 4, --access-logfile -",

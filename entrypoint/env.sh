@@ -51,16 +51,17 @@
 # ACCESS_LOG: 1/true/yes/on log every request (uWSGI's request log, on
 # stdout). Off, uWSGI logs what operators need without paying per request:
 # client and server errors (4xx, 5xx) and requests slower than 1 s. Every
-# request through Docker's log pipeline cost 40-50% of throughput (make
-# bench). The dev image sets ACCESS_LOG=1. Values as HOT_RELOAD's.
+# request through Docker's log pipeline cost 30% of the throughput on a
+# small answer (make bench, 2 CPUs). The dev image sets ACCESS_LOG=1. Values
+# as HOT_RELOAD's.
 # Default: (empty, off)
 : "${ACCESS_LOG:=}"
 
 # HTTP_MODE: router: uWSGI's HTTP router, an asynchronous process, reads
 # each request whole before a worker sees it, so slow or idle clients hold no
 # worker thread, and keeps client connections alive. direct: the workers
-# read HTTP themselves (http-socket, one connection per request): a few
-# percent more throughput on small answers, but each slow client holds a
+# read HTTP themselves (http-socket, one connection per request): one
+# process fewer and no faster (make bench), and each slow client holds a
 # thread; only behind a proxy that buffers requests.
 # Default: router
 : "${HTTP_MODE:=router}"
