@@ -16,7 +16,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from tests.ci import component_pipeline as cp
-from tests.ci.test_gitlab_ci import gitlab_coverage
+from tests.ci.test_gitlab_ci import gitlab_coverage, resolved
 from tests.ci.test_gitlab_ci import job as project_job
 from tests.conftest import DEFAULT_PYTHON, PYTHONS, ROOT
 
@@ -45,21 +45,7 @@ def write_json(tmp_path: Path, name: str, document: Any) -> Path:
 
 def job(name: str, values: dict[str, Any] | None = None) -> dict[str, Any]:
     """A component job with its `extends` applied (GitLab's deep merge)."""
-    document = cp.jobs(values=values)
-
-    def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-        out = dict(base)
-        for key, value in over.items():
-            both = isinstance(value, dict) and isinstance(out.get(key), dict)
-            out[key] = merged(out[key], value) if both else value
-        return out
-
-    definition = document[name]
-    parents = definition.get("extends", [])
-    result: dict[str, Any] = {}
-    for parent in [parents] if isinstance(parents, str) else parents:
-        result = merged(result, job(parent, values))
-    return merged(result, {k: v for k, v in definition.items() if k != "extends"})
+    return resolved(cp.jobs(values=values), name)
 
 
 def visible_jobs(values: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:

@@ -25,22 +25,27 @@ BIN = Path(sys.executable).parent
 KEYWORDS = {"include", "workflow", "stages", "variables", "default"}
 
 
-def job(name: str) -> dict[str, Any]:
-    """A job with its `extends` applied (GitLab's deep merge, later wins)."""
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merged(out[key], value) if both else value
+    return out
 
-    def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-        out = dict(base)
-        for key, value in over.items():
-            both = isinstance(value, dict) and isinstance(out.get(key), dict)
-            out[key] = merged(out[key], value) if both else value
-        return out
 
-    definition = PIPELINE[name]
+def resolved(document: dict[str, Any], name: str) -> dict[str, Any]:
+    """Job ``name`` of a pipeline document with its `extends` applied (GitLab's deep merge, later wins)."""
+    definition = document[name]
     parents = definition.get("extends", [])
     result: dict[str, Any] = {}
     for parent in [parents] if isinstance(parents, str) else parents:
-        result = merged(result, job(parent))
-    return merged(result, {k: v for k, v in definition.items() if k != "extends"})
+        result = _merged(result, resolved(document, parent))
+    return _merged(result, {k: v for k, v in definition.items() if k != "extends"})
+
+
+def job(name: str) -> dict[str, Any]:
+    """A job of .gitlab-ci.yml with its `extends` applied."""
+    return resolved(PIPELINE, name)
 
 
 def jobs() -> dict[str, dict[str, Any]]:

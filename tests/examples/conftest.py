@@ -41,6 +41,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.image)
 
 
+def compose_down(project: str, cwd: Path, env: dict[str, str]) -> None:
+    """Remove a Compose project's containers and volumes, at once (teardown: errors ignored)."""
+    subprocess.run(
+        [COMPOSE, "-p", project, "down", "-v", "-t", "0"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+
+
 class Stack:
     """One example's Compose project, run from a copy of its folder."""
 
@@ -79,14 +91,7 @@ class Stack:
         return self
 
     def down(self) -> None:
-        subprocess.run(
-            [COMPOSE, "-p", self.project, "down", "-v", "-t", "0"],
-            cwd=self.dir,
-            env=self.env,
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
+        compose_down(self.project, self.dir, self.env)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def container(self) -> Container:

@@ -14,7 +14,7 @@ import pytest
 
 from tests.dap import PortSessions, Session
 from tests.examples.conftest import TEST_OVERRIDE, Stack
-from tests.images.conftest import every_worker_stops, http_get, wait_for
+from tests.images.conftest import every_worker_stops, http_get, wait_for, wait_served
 
 StartStack = Callable[..., Stack]
 DEV_FILES = ["compose.yaml", "compose.override.yaml", str(TEST_OVERRIDE)]
@@ -173,13 +173,7 @@ def test_saved_edit_is_served_within_3_s_and_a_new_attach_hits_the_new_code(stac
     saved = time.monotonic()
     source.write_text(edited)
 
-    def new_code() -> bool:
-        try:
-            return "Edited from" in http_get(app.url(path), timeout=5)[1]
-        except OSError:
-            return False
-
-    wait_for(new_code, 10, "the edited view", interval=0.05)
+    wait_served(app.url(path), "Edited from", 10, "the edited view")
     latency = time.monotonic() - saved
     print(f"hot reload: edit to new response in {latency:.2f} s")
     assert latency < 3, f"the edit took {latency:.2f} s to be served"

@@ -30,10 +30,10 @@ import pytest
 
 from tests.conftest import COMPOSE, ROOT
 from tests.dap import Session
-from tests.examples.conftest import EXAMPLES
+from tests.examples.conftest import EXAMPLES, compose_down
 from tests.examples.test_compose import VIEWS
 from tests.examples.test_files import compose_config
-from tests.images.conftest import DEV_IMAGE, PROD_IMAGE, Running, http_get, published, wait_for
+from tests.images.conftest import DEV_IMAGE, PROD_IMAGE, Running, http_get, published, wait_for, wait_served
 
 NAMES = sorted(p.name for p in EXAMPLES.iterdir() if (p / ".devcontainer").is_dir())
 DEVCONTAINER_CLI = ROOT / "node_modules" / ".bin" / "devcontainer"
@@ -196,14 +196,7 @@ class DevContainer:
         return {int(row[0]): (int(row[1]), int(row[2])) for row in rows if len(row) == 3}
 
     def down(self) -> None:
-        subprocess.run(
-            [COMPOSE, "-p", self.project, "down", "-v", "-t", "0"],
-            cwd=self.dir,
-            env=self.env,
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
+        compose_down(self.project, self.dir, self.env)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -279,12 +272,6 @@ def test_devcontainer_up_serves_debugs_reloads_and_execs_as_the_owner(
     source.write_text(text.replace("return {", 'return {"edited": "yes", ', 1))
     saved = time.monotonic()
 
-    def edited() -> bool:
-        try:
-            return '"edited"' in http_get(app.url(path), timeout=5)[1]
-        except OSError:
-            return False
-
-    wait_for(edited, 15, "the edited view", interval=0.05)
+    wait_served(app.url(path), '"edited"', 15, "the edited view")
     print(f"{example}: hot reload in the dev container: edit to new response in {time.monotonic() - saved:.2f} s")
     assert app.status() == "running"

@@ -19,7 +19,7 @@ from tests.conftest import COMPOSE
 from tests.examples.conftest import EXAMPLES, Stack
 from tests.examples.test_compose import VIEWS
 from tests.examples.test_files import compose_config
-from tests.images.conftest import Running, http_get, wait_for
+from tests.images.conftest import Running, wait_for, wait_served
 
 NAMES = sorted(p.name for p in EXAMPLES.iterdir() if (p / "compose.watch.yaml").is_file())
 DEV = ["compose.yaml", "compose.override.yaml"]
@@ -123,13 +123,7 @@ def test_compose_watch_serves_a_saved_edit_without_a_bind_mount(
     source.write_text(text.replace(marker, 'return {"edited": "yes", ', 1))
     saved = time.monotonic()
 
-    def edited() -> bool:
-        try:
-            return '"edited"' in http_get(app.url(path), timeout=5)[1]
-        except OSError:
-            return False
-
-    wait_for(edited, 30, "the edited view, synced by compose watch", interval=0.05)
+    wait_served(app.url(path), '"edited"', 30, "the edited view, synced by compose watch")
     latency = time.monotonic() - saved
     print(f"{example}: compose watch: edit to new response in {latency:.2f} s")
     log = app.log.read_text()

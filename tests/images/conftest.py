@@ -70,6 +70,19 @@ def http_get(url: str, timeout: float = 10) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
+def wait_served(url: str, text: str, timeout: float, what: str) -> None:
+    """Poll ``url`` until its body contains ``text``; a refused or reset
+    connection (a server reloading) counts as not yet."""
+
+    def served() -> bool:
+        try:
+            return text in http_get(url, timeout=5)[1]
+        except OSError:
+            return False
+
+    wait_for(served, timeout, what, interval=0.05)
+
+
 def every_worker_stops(sessions: Any, url: str, location: tuple[str, int], workers: set[int]) -> None:
     """A request per worker stops at ``location`` (host path, line), each in
     another worker, while the earlier ones stay paused; then all complete with 200.

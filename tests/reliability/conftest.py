@@ -8,14 +8,36 @@ tests/reliability` (or a file in it), or `-m reliability`; a plain `pytest`
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 # The image tests' fixtures, re-exported so pytest finds them for this folder too.
+from tests.conftest import ROOT
 from tests.images.conftest import build, client, images, readable_dir, run  # noqa: F401
 
 HERE = Path(__file__).resolve().parent
+# bench/report.lua prints wrk's totals, error counts and non-2xx count as JSON.
+WRK_SCRIPT = ROOT / "bench" / "report.lua"
+
+
+def wrk(url: str, seconds: int, connections: int, prefix: tuple[str, ...] = ()) -> dict:
+    """wrk's report (report.lua) for ``seconds`` of load on ``url``, its output
+    under "output"; ``prefix`` runs it through another command (nsenter)."""
+    if not shutil.which("wrk"):
+        pytest.fail("wrk is missing: `make test-reliability` installs Debian's wrk")
+    out = subprocess.run(
+        [*prefix, "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(WRK_SCRIPT), url],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    ).stdout
+    line = next(line for line in out.splitlines() if line.startswith("WRK_JSON "))
+    return {**json.loads(line.removeprefix("WRK_JSON ")), "output": out}
 
 
 def asked_for(config: pytest.Config) -> bool:

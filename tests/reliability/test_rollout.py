@@ -11,7 +11,6 @@ stays on the namespace's loopback (no published port, no docker-proxy).
 
 from __future__ import annotations
 
-import json
 import shutil
 import socket
 import subprocess
@@ -22,11 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
 from tests.images.conftest import APPS, Running, wait_for
+from tests.reliability.conftest import wrk
 
 Run = Callable[..., Running]
-WRK_SCRIPT = ROOT / "bench" / "report.lua"
 CLIENTS = 20
 SECONDS = 30
 
@@ -123,20 +121,7 @@ def rolling_replacement(pod: Pod, drain: int) -> dict:
     report: dict = {}
 
     def load() -> None:
-        out = subprocess.run(
-            [
-                *nsenter(
-                    pod.pid, "wrk", "-t2", f"-c{CLIENTS}", f"-d{SECONDS}s", "--timeout", "10s", "-s", str(WRK_SCRIPT)
-                ),
-                "http://127.0.0.1:8080/",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=SECONDS + 60,
-        ).stdout
-        line = next(line for line in out.splitlines() if line.startswith("WRK_JSON "))
-        report.update(json.loads(line.removeprefix("WRK_JSON ")))
+        report.update(wrk("http://127.0.0.1:8080/", SECONDS, CLIENTS, prefix=tuple(nsenter(pod.pid))))
 
     loader = threading.Thread(target=load, daemon=True)
     began = time.monotonic()
