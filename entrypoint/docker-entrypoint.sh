@@ -371,11 +371,11 @@ fu_name_app_owner() {
 	local passwd_now group_now passwd_new group_new
 	passwd_now="$(<"$passwd")" group_now="$(<"$group")"
 	passwd_new="$(awk -F: -v OFS=: -v uid="$uid" -v gid="$gid" '$1 == "app" { $3 = uid; $4 = gid } 1' <<<"$passwd_now")"
-	# Group 0's member list gains app (docker exec reads supplementary groups there).
-	group_new="$(awk -F: -v OFS=: '$1 == "root" && $3 == 0 && $4 !~ /(^|,)app(,|$)/ {
-		$4 = ($4 == "" ? "app" : $4 ",app") } 1' <<<"$group_now")"
-	if [ "$gid" = 0 ]; then
-		group_new="$group_now" # app's own group is already 0
+	group_new="$group_now" # app's own group 0 needs no entry
+	if [ "$gid" != 0 ]; then
+		# Group 0's member list gains app (docker exec reads supplementary groups there).
+		group_new="$(awk -F: -v OFS=: '$1 == "root" && $3 == 0 && $4 !~ /(^|,)app(,|$)/ {
+			$4 = ($4 == "" ? "app" : $4 ",app") } 1' <<<"$group_now")"
 	fi
 	if { [ "$passwd_new" != "$passwd_now" ] && ! printf '%s\n' "$passwd_new" 2>/dev/null >"$passwd"; } ||
 		{ [ "$group_new" != "$group_now" ] && ! printf '%s\n' "$group_new" 2>/dev/null >"$group"; }; then

@@ -3,7 +3,7 @@
 uWSGI's own py-autoreload takes its first look at the files a second after a
 worker starts, so a save within that second (right after the previous
 reload, say) is missed. Here the reference mtimes are read when the app is
-imported, before any request. Worker 1 waits for inotify events on the
+imported, before any request. Each worker waits for inotify events on the
 folders of those files, and compares the mtimes when one comes (a finished
 write, a rename into place, a new or deleted file) and in any case every
 half second: some mounts deliver no events. The app is imported in each
