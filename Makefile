@@ -116,9 +116,7 @@ clean: demo-stop ## remove the images, the venv, caches and SBOMs
 # machine with gitlab-ci-local (pinned in package-lock.json) against a registry
 # on 127.0.0.1; scripts/ci-local.sh says what it covers and what only GitLab does.
 .PHONY: ci-local ci-local-clean
-# The default Python first (latest and dev follow it), then the oldest.
-CI_LOCAL_PYTHONS       ?= $(DEFAULT_PYTHON) 3.11
-CI_LOCAL_REGISTRY_PORT ?= 5055
+# CI_LOCAL_PYTHONS and CI_LOCAL_REGISTRY_PORT: scripts/ci-local.sh has their defaults.
 export CI_LOCAL_PYTHONS CI_LOCAL_REGISTRY_PORT
 
 ci-local: venv engine ## run the GitLab pipeline here (gitlab-ci-local, registry on 127.0.0.1)

@@ -14,8 +14,8 @@
 #     shell executor, in this checkout, on this machine's Docker engine: job
 #     images (python:*, docker:*-dind) cannot be pulled here;
 #   - lint: hadolint, shellcheck, ruff, with their code quality reports;
-#   - build: for CI_LOCAL_PYTHONS only (the Makefile's default: the default
-#     Python and 3.11), on Debian's own Python (OFFLINE_BASE=1), for this machine's
+#   - build: for CI_LOCAL_PYTHONS only (by default the default Python and
+#     3.11), on Debian's own Python (OFFLINE_BASE=1), for this machine's
 #     platform only (BUILD_PLATFORMS empty: no buildx, no QEMU here), with the
 #     registry's inline layer cache; pushed to the local registry;
 #   - test: the whole suite (make test BUILD=0) against images pulled from it,
@@ -42,7 +42,8 @@
 # .gitlab-ci-local/docker-config (DOCKER_CONFIG), npm's cache to .cache/npm.
 #
 # CI_LOCAL_PYTHONS         Python versions to build and test, the first one
-#                          standing in for the default (latest, dev)
+#                          standing in for the default (latest, dev); by
+#                          default the default Python, then the oldest (3.11)
 # CI_LOCAL_REGISTRY_PORT   the registry's port on 127.0.0.1 (default 5055)
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
