@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -101,11 +102,20 @@ def summary(values: list[float]) -> dict[str, Any]:
     }
 
 
+def make_env() -> dict[str, str]:
+    """The environment for make: image names follow PYTHON_VERSION, not a caller's PROD_IMAGE."""
+    return {k: v for k, v in os.environ.items() if k not in ("PROD_IMAGE", "DEV_IMAGE", "BASE_IMAGE")}
+
+
+@functools.cache
 def images(python: str) -> tuple[str, str]:
-    """The prod and dev image names of a Python version, as the Makefile tags them."""
-    if python == DEFAULT_PYTHON:
-        return "flask-uwsgi:latest", "flask-uwsgi:dev"
-    return f"flask-uwsgi:{python}", f"flask-uwsgi:{python}-dev"
+    """The prod and dev image names `make images PYTHON_VERSION=python` tags (the Makefile's rule)."""
+    command = ["make", "-s", "--no-print-directory", f"PYTHON_VERSION={python}"]
+    command += ["ci-print-PROD_IMAGE", "ci-print-DEV_IMAGE"]
+    prod, dev = subprocess.run(
+        command, cwd=ROOT, env=make_env(), capture_output=True, text=True, check=True
+    ).stdout.split()
+    return prod, dev
 
 
 def time_wait(pid: int | None = None) -> int:
@@ -803,8 +813,7 @@ def prepare(settings: Settings) -> list[str]:
     client = docker.from_env()
     for python in pythons:
         if os.environ.get("BUILD", "1") != "0":
-            env = {k: v for k, v in os.environ.items() if k not in ("PROD_IMAGE", "DEV_IMAGE", "BASE_IMAGE")}
-            subprocess.run(["make", "-s", "images", f"PYTHON_VERSION={python}"], cwd=ROOT, env=env, check=True)
+            subprocess.run(["make", "-s", "images", f"PYTHON_VERSION={python}"], cwd=ROOT, env=make_env(), check=True)
         for name in images(python):
             client.images.get(name)
     prod = images(DEFAULT_PYTHON)[0]
