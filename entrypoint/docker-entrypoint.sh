@@ -233,10 +233,10 @@ fu_uwsgi_command() {
 	if ((FU_DEBUG)); then
 		FU_UWSGI+=(--set "processes=$(fu_debug_workers)")
 	fi
-	# HOT_RELOAD has the master reload the workers only, which then import
-	# the app anew (uwsgi_hot_reload.py).
+	# HOT_RELOAD reloads the workers only, each of which then imports the app
+	# anew (uwsgi_hot_reload.py).
 	if fu_bool HOT_RELOAD; then
-		FU_UWSGI+=(--set "lazy-apps=true" --set "master-fifo=$FLASK_UWSGI_RUN/master.fifo")
+		FU_UWSGI+=(--set "lazy-apps=true")
 	fi
 	# uWSGI reads UWSGI_* itself, but before its command line, so an ini file
 	# given there would win. Passed here as --set, after the ini files, they

@@ -327,6 +327,11 @@ remove_images() {
 
 finish() {
 	local status=$?
+	# gitlab-ci-local shows only a failed job's last lines: name the failed
+	# tests too (pytest's short summary, in each job's log).
+	if ((status != 0)); then
+		grep -E '^(FAILED|ERROR) ' "$state"/output/*.log 2>/dev/null | sed "s|^$state/output/||" >&2 || true
+	fi
 	stop_registry
 	remove_images
 	# The jobs' registry logins, and the run's private key.

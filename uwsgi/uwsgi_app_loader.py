@@ -259,6 +259,7 @@ def _default_sigchld_in_workers() -> None:
 def _application() -> Callable[..., Any]:
     spec = os.environ.get(VARIABLE) or DEFAULT
     reload = hot_reload(os.environ)
+    started_ns = time.time_ns()  # for HOT_RELOAD: a file saved from now on may not be what was imported
     try:
         app = load(spec)
     except AppModuleError as error:
@@ -273,7 +274,7 @@ def _application() -> Callable[..., Any]:
     if reload:
         import uwsgi_hot_reload
 
-        uwsgi_hot_reload.install(os.getcwd(), watched)
+        uwsgi_hot_reload.install(os.getcwd(), watched, started_ns)
     if int(os.environ.get("STOP_DRAIN_SECONDS") or 0) > 0:
         # The entrypoint's flag file, in the runtime directory it exported.
         flag = os.path.join(os.environ["FLASK_UWSGI_RUN"], "draining")

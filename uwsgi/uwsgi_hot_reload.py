@@ -1,25 +1,35 @@
-"""HOT_RELOAD: reload uWSGI gracefully when the app's Python files change.
+"""HOT_RELOAD: reload uWSGI's workers gracefully when the app's Python files change.
 
 uWSGI's own py-autoreload takes its first look at the files a second after a
 worker starts, so a save within that second (right after the previous
-reload, say) is missed. Here the reference mtimes are read when the app is
-imported, before any request. Each worker waits for inotify events on the
-folders of those files, and compares the mtimes when one comes (a finished
-write, a rename into place, a new or deleted file) and in any case every
-half second: some mounts deliver no events. The app is imported in each
-worker (the entrypoint turns on lazy-apps with HOT_RELOAD), and each worker
-watches the files it imported itself: a worker that imported a file after it
-was saved has nothing to reload. On a change the first worker to see it asks
-the master to reload every worker gracefully (``w`` on uWSGI's master FIFO,
-which the entrypoint sets up with HOT_RELOAD), unless a reload was asked for
-since it started: each worker finishes its requests in flight and exits,
-and the master starts a new one, which imports the app anew. The master, the
-HTTP router and the debug hub stay: requests that arrive meanwhile wait, and
-a debug session carries on. (A reload of the whole
-instance, uwsgi.reload(), re-executes the master and restarts the router,
-which drops the connections it holds.) The files are those of the modules
-loaded from the app's directory, plus any given by the loader (those of an
-app that failed to import).
+reload, say) is missed. Here each worker keeps the modification times of the
+files it imported, and any of them saved since its import began counts as a
+change. Each worker waits for inotify events on the folders of those files,
+and compares the mtimes when one comes (a finished write, a rename into
+place, a new or deleted file) and in any case every half second: some mounts
+deliver no events. The app is imported in each worker (the entrypoint turns
+on lazy-apps with HOT_RELOAD).
+
+On a change a worker reloads itself: it sends SIGHUP to its own main thread,
+uWSGI's graceful reload of one worker (it finishes the requests in flight and
+exits; the master starts a new one, which imports the app anew). Every
+worker sees the same save, so they all reload at once. The master, the HTTP
+router and the debug hub stay: requests that arrive meanwhile wait, and a
+debug session carries on. (A reload of the whole instance, uwsgi.reload(),
+re-executes the master and restarts the router, which drops the connections
+it holds.)
+
+Why not ask the master (``w`` on its FIFO) to reload every worker: it signals
+them all at once, including one that is still importing the app after the
+previous reload. Until that import is done, a uWSGI 2.0 worker still has the
+master's SIGHUP handler (core/uwsgi.c: uwsgi_worker_run() installs the
+worker's own after the lazy import), so the signal makes the worker run the
+master's "reload everything": the HTTP router is restarted, and that worker
+is never replaced, serving the old code. A worker that signals only itself,
+and only once uWSGI's worker handler is in place, avoids both.
+
+The files are those of the modules loaded from the app's directory, plus any
+given by the loader (those of an app that failed to import).
 """
 
 from __future__ import annotations
@@ -61,13 +71,22 @@ def module_files(root: str) -> set[str]:
 
 
 class Watcher:
-    """Remembers mtimes; ``changed()`` names a file that differs, if any."""
+    """Remembers mtimes; ``changed()`` names a file that differs, if any.
 
-    def __init__(self, root: str, extra: Iterable[str] = ()) -> None:
-        self.started = time.time()
+    ``since_ns``: when the import began. A file saved after that may have been
+    read before the save: it counts as changed at once. Not one dated in the
+    future (another machine's clock, on some mounts): that would reload forever.
+    """
+
+    def __init__(self, root: str, extra: Iterable[str] = (), since_ns: int | None = None) -> None:
         self.root = root
         self.seen: dict[str, int | None] = {}
         self.add(module_files(root) | set(extra))
+        if since_ns is not None:
+            now = time.time_ns()
+            for path, seen in self.seen.items():
+                if seen is not None and since_ns < seen <= now:
+                    self.seen[path] = -1  # no file's mtime
 
     def add(self, paths: Iterable[str]) -> None:
         for path in paths:
@@ -82,19 +101,21 @@ class Watcher:
         return None
 
 
+LIBC = ctypes.CDLL(None, use_errno=True)
+
+
 class Inotify:
     """Linux inotify through libc: wait until something happens in some folders."""
 
     def __init__(self) -> None:
-        self._libc = ctypes.CDLL(None, use_errno=True)
-        self.fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.fd = LIBC.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
         if self.fd < 0:
             raise OSError(ctypes.get_errno(), "inotify_init1")
         self.folders: set[str] = set()
 
     def watch(self, folders: Iterable[str]) -> None:
         for folder in set(folders) - self.folders:
-            if self._libc.inotify_add_watch(self.fd, os.fsencode(folder), EVENTS) >= 0:
+            if LIBC.inotify_add_watch(self.fd, os.fsencode(folder), EVENTS) >= 0:
                 self.folders.add(folder)
 
     def _drain(self) -> None:
@@ -115,7 +136,31 @@ class Inotify:
         return True
 
 
-def _watch(watcher: Watcher) -> None:
+def sighup_handler() -> int:
+    """The address of this process's SIGHUP handler (sigaction(2)).
+
+    glibc's struct sigaction begins with it on the platforms the images are
+    built for (amd64, arm64); the buffer is larger than the struct.
+    """
+    action = ctypes.create_string_buffer(512)
+    if LIBC.sigaction(signal.SIGHUP, None, action) != 0:
+        raise OSError(ctypes.get_errno(), "sigaction")
+    return ctypes.c_void_p.from_buffer(action).value or 0
+
+
+def reload_worker(main_thread: int, loading_handler: int, poll: float = 0.01) -> None:
+    """uWSGI's graceful reload of this worker: SIGHUP to its main thread.
+
+    Not before uWSGI has put the worker's own SIGHUP handler in place of
+    ``loading_handler``, the master's, which the worker has while it imports
+    the app (see the module's docstring).
+    """
+    while sighup_handler() == loading_handler:
+        time.sleep(poll)
+    signal.pthread_kill(main_thread, signal.SIGHUP)
+
+
+def _watch(watcher: Watcher, main_thread: int, loading_handler: int) -> None:
     import uwsgi
 
     # A debugger (pydevd) that stops at a breakpoint suspends every thread it
@@ -139,31 +184,23 @@ def _watch(watcher: Watcher) -> None:
         path = watcher.changed()
         if path is not None:
             print(
-                f"flask-uwsgi: {path} changed, reloading the workers (HOT_RELOAD, worker {uwsgi.worker_id()})",
+                f"flask-uwsgi: {path} changed, reloading worker {uwsgi.worker_id()} (HOT_RELOAD)",
                 file=sys.stderr,
                 flush=True,
             )
-            request_reload(uwsgi.opt["master-fifo"], watcher.started)
+            reload_worker(main_thread, loading_handler)
             return
 
 
-def request_reload(fifo: str | bytes, since: float) -> bool:
-    """Ask uWSGI's master to reload the workers, unless that was asked after ``since``.
+def install(root: str, extra: Iterable[str] = (), since_ns: int | None = None) -> None:
+    """Watch, from this worker, the files imported since ``since_ns``.
 
-    The FIFO's own mtime records when it was last written to: every worker
-    that sees the same save asks once between them.
+    Called by the loader in the worker's main thread, while uWSGI imports the
+    app (lazy-apps).
     """
-    with open(fifo, "wb", buffering=0) as master:
-        if os.fstat(master.fileno()).st_mtime > since:
-            return False
-        master.write(b"w")
-    return True
-
-
-def install(root: str, extra: Iterable[str] = ()) -> None:
-    """Take the reference mtimes now, and watch them from this worker."""
     import uwsgi
 
-    if uwsgi.worker_id() > 0:  # lazy-apps: the app is imported in each worker
-        watcher = Watcher(root, extra)
-        threading.Thread(target=_watch, args=(watcher,), name="hot-reload", daemon=True).start()
+    if uwsgi.worker_id() > 0:
+        watcher = Watcher(root, extra, since_ns)
+        args = (watcher, threading.get_ident(), sighup_handler())
+        threading.Thread(target=_watch, args=args, name="hot-reload", daemon=True).start()

@@ -94,6 +94,43 @@ def test_hot_reload_while_attached(run: Run, readable_dir: Path) -> None:
     assert http_get(app.url())[0] == 200
 
 
+def test_saves_during_a_reload_leave_every_worker_on_the_last_one(run: Run, readable_dir: Path) -> None:
+    # Each save lands as soon as the previous one began a reload, while the
+    # workers import the app anew: a worker that is signalled then still has
+    # the master's SIGHUP handler (uwsgi_hot_reload.py says why), restarts the
+    # HTTP router and never reloads, and the debugger's reload mercy (a day)
+    # keeps it so.
+    source = readable_dir / "app"
+    shutil.copytree(HELLO, source)
+    source.chmod(0o777)
+    app = start_debug(run, workers=2, app=source, UWSGI_PROCESSES="2", UWSGI_THREADS="1", HOT_RELOAD="1")
+    main = source / "main.py"
+    text = main.read_text()
+    for save in [*(f"Save {n}" for n in range(1, 9)), "Last save"]:
+        reloads = app.logs().count("changed, reloading")
+        main.write_text(text.replace("Hello from", f"{save} from"))
+
+        def reloading_or_served(save: str = save, reloads: int = reloads) -> bool:
+            # (A save that came before a worker's import needs no reload.)
+            return app.logs().count("changed, reloading") > reloads or f"{save} from" in http_get(app.url())[1]
+
+        wait_for(reloading_or_served, 30, f"a reload for {save!r}")
+
+    def every_worker_serves_the_last_save() -> bool:
+        answers = {}
+        for _ in range(20):
+            body = http_get(app.url())[1]
+            pid = re.search(r"worker pid (\d+)", body)
+            answers[int(pid[1]) if pid else 0] = "Last save from" in body
+        return set(answers) == worker_pids(app) and all(answers.values())
+
+    wait_for(every_worker_serves_the_last_save, 60, "every worker serving the last save")
+    logs = app.logs()
+    # uWSGI's words for a restart of the router, and of the whole instance.
+    assert "has been buried" not in logs and "gracefully killing workers" not in logs, logs[-3000:]
+    assert crashes(logs) == []
+
+
 def test_killed_worker_respawns_while_attached_under_load(run: Run) -> None:
     app = start_debug(run, workers=2, UWSGI_PROCESSES="2", UWSGI_THREADS="4")
     with Session("127.0.0.1", app.ports[5678], MAPPINGS, {}) as session:

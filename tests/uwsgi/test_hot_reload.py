@@ -4,7 +4,9 @@ error page, on the host."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 import types
 from pathlib import Path
@@ -12,6 +14,8 @@ from pathlib import Path
 import pytest
 import uwsgi_app_loader as loader
 import uwsgi_hot_reload
+
+from tests.images.conftest import holds, wait_for
 
 
 def touch_later(path: Path) -> None:
@@ -101,18 +105,37 @@ def test_inotify_wakes_on_a_save_and_not_otherwise(tmp_path: Path) -> None:
     assert events.wait(0.05) is False  # everything was read
 
 
-def test_one_reload_request_per_save(tmp_path: Path) -> None:
-    fifo = tmp_path / "master.fifo"
-    os.mkfifo(fifo)
-    os.utime(fifo, (time.time() - 10, time.time() - 10))  # made by the master at its start
-    read = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # the master's end
+def test_watcher_counts_a_save_during_the_import_as_a_change(module_under: Path) -> None:
+    # Saved after the import began: what was imported may predate the save.
+    started_ns = time.time_ns() - 1_000_000_000
+    assert uwsgi_hot_reload.Watcher(str(module_under.parent), since_ns=started_ns).changed() == str(module_under)
+    # Saved before: nothing to reload.
+    assert uwsgi_hot_reload.Watcher(str(module_under.parent), since_ns=time.time_ns()).changed() is None
+
+
+def test_watcher_ignores_a_future_mtime(module_under: Path) -> None:
+    # Another machine's clock ahead (some mounts): counted as a change, every
+    # new worker would reload again, forever.
+    future = time.time() + 3600
+    os.utime(module_under, (future, future))
+    watcher = uwsgi_hot_reload.Watcher(str(module_under.parent), since_ns=time.time_ns() - 1_000_000_000)
+    assert watcher.changed() is None
+
+
+def test_reload_worker_signals_only_once_the_handler_is_replaced() -> None:
+    # In a worker: sent while the master's handler is still in place (during
+    # the import), SIGHUP would reload the whole instance.
+    received: list[int] = []
+    previous = signal.getsignal(signal.SIGHUP)
+    loading = uwsgi_hot_reload.sighup_handler()
+    thread = threading.Thread(target=uwsgi_hot_reload.reload_worker, args=(threading.get_ident(), loading))
     try:
-        started = time.time() - 1  # both workers started after the master, before the save
-        assert uwsgi_hot_reload.request_reload(str(fifo), started) is True
-        assert uwsgi_hot_reload.request_reload(str(fifo), started) is False  # the other worker
-        assert os.read(read, 16) == b"w"
-        # A worker started after that reload, seeing the next save, asks again.
-        assert uwsgi_hot_reload.request_reload(str(fifo), time.time() + 1) is True
-        assert os.read(read, 16) == b"w"
+        thread.start()
+        assert holds(thread.is_alive, 0.3)
+        signal.signal(signal.SIGHUP, lambda signum, frame: received.append(signum))  # uWSGI's, in a worker
+        assert uwsgi_hot_reload.sighup_handler() != loading
+        thread.join(5)
+        wait_for(lambda: received, 5, "SIGHUP in the main thread")
     finally:
-        os.close(read)
+        signal.signal(signal.SIGHUP, previous)
+    assert received == [signal.SIGHUP]
