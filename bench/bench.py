@@ -13,7 +13,8 @@ Sections (BENCH_ONLY=a,b to run some; all by default):
             image's sizing rule comes from
   fronts    HTTP_MODE router and direct: slow clients, memory, processes
   debugger  the debugger's cost on each Python version: off, on with nobody
-            attached, attached with no breakpoints
+            attached, attached as VS Code attaches (tests/dap.py: its default
+            exception filters, a child session per worker), no breakpoints
   start     image sizes, `docker run` to the first 200, `docker stop`, per version
   reload    HOT_RELOAD: a saved file to the first answer with the new code,
             through a bind mount and through `docker compose watch`
@@ -348,7 +349,7 @@ def load_candidates(prod: str, dev: str) -> list[Candidate]:
         ),
         Candidate("dev-off", "dev, debugger off", dev, quiet_dev),
         Candidate("dev-idle", "dev, DEBUGPY_ENABLE=1, nobody attached", dev, debug),
-        Candidate("dev-attached", "dev, a debugger attached, no breakpoints", dev, debug, attach=True),
+        Candidate("dev-attached", "dev, attached as VS Code attaches, no breakpoints", dev, debug, attach=True),
     ]
 
 
@@ -475,7 +476,7 @@ def section_debugger(box: Box, settings: Settings, pythons: list[str]) -> dict[s
         candidates = [
             Candidate("off", "debugger off", dev, quiet),
             Candidate("idle", "on, nobody attached", dev, debug),
-            Candidate("attached", "attached, no breakpoints", dev, debug, attach=True),
+            Candidate("attached", "attached as VS Code attaches, no breakpoints", dev, debug, attach=True),
         ]
         runs = rounds(box, settings, candidates, ["cpu"], max(2, settings.rounds - 1))
         out[python] = {
@@ -709,7 +710,7 @@ def render(results: dict[str, Any]) -> str:
         lines += [
             "**Debugger** (dev image, 2 workers, no request log, `/`): requests/s as a share of the debugger off.",
             "",
-            "| Python | off req/s | on, nobody attached | attached, no breakpoints |",
+            "| Python | off req/s | on, nobody attached | attached as VS Code attaches, no breakpoints |",
             "| --- | --- | --- | --- |",
         ]
         for python, d in results["debugger"].items():

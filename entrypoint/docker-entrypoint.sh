@@ -80,6 +80,24 @@ fu_check_uwsgi_numbers() {
 	done
 }
 
+# The kernel's cap on a socket's listen backlog in this container's network
+# namespace (net.core.somaxconn: 4096 by default since Linux 5.4).
+fu_somaxconn() {
+	local max
+	max="$(cat "${FLASK_UWSGI_SOMAXCONN_FILE:-/proc/sys/net/core/somaxconn}" 2>/dev/null)" || max=128
+	[[ "$max" =~ ^[0-9]+$ ]] || max=128
+	echo "$max"
+}
+
+# uWSGI refuses a backlog above the kernel's cap with a line that names no variable.
+fu_check_listen() {
+	local max
+	max="$(fu_somaxconn)"
+	if [ -n "${UWSGI_LISTEN:-}" ] && ((10#$UWSGI_LISTEN > max)); then
+		fu_die "UWSGI_LISTEN=\"$UWSGI_LISTEN\" is above this container's net.core.somaxconn ($max): lower it, or raise the sysctl (docker run --sysctl net.core.somaxconn=$UWSGI_LISTEN)"
+	fi
+}
+
 fu_is_dev_image() { [ -f "$FLASK_UWSGI_ETC/debug.ini" ]; }
 
 # The number of uWSGI workers when the debugger is on: one, unless the user
@@ -97,6 +115,7 @@ fu_validate() {
 	fu_check_port PORT
 	fu_check_app_module
 	fu_check_uwsgi_numbers
+	fu_check_listen
 	fu_bool HOT_RELOAD || :
 	fu_bool ACCESS_LOG || :
 	case "$HTTP_MODE" in
@@ -179,6 +198,20 @@ fu_size_workers() {
 	FU_SIZING="$cpus CPU(s): $FLASK_UWSGI_PROCESSES processes x $FLASK_UWSGI_THREADS threads"
 }
 
+# uwsgi.ini's listen: every socket's backlog, as deep as the kernel allows
+# here. The router opens a connection to the workers' socket for each
+# request it holds; with uWSGI's default of 100, 128 concurrent clients
+# already lost requests. UWSGI_LISTEN or /app/uwsgi.ini still win.
+fu_size_backlog() {
+	local max
+	max="$(fu_somaxconn)"
+	if ((max < 1024)); then
+		fu_warn "net.core.somaxconn is $max here: past $max concurrent clients, requests may be refused (docker run --sysctl net.core.somaxconn=4096)"
+	fi
+	FU_LISTEN="$max"
+	FU_SIZING+=", listen backlog ${UWSGI_LISTEN:-$max}"
+}
+
 # Drop-ins, in C-locale sorted order: *.envsh are sourced (they may export
 # variables; FU_ENV_CHANGED records it), *.sh are run; a failure stops the
 # container with its status.
@@ -222,11 +255,12 @@ fu_run_prestart() {
 # usage: fu_uwsgi_command [EXTRA_UWSGI_ARG...]
 fu_uwsgi_command() {
 	fu_size_workers
+	fu_size_backlog
 	# uwsgi.ini reads these (and HTTP_MODE, PORT).
 	FLASK_UWSGI_QUIET_REQUESTS=true
 	if fu_bool ACCESS_LOG; then FLASK_UWSGI_QUIET_REQUESTS=false; fi
 	export FLASK_UWSGI_QUIET_REQUESTS
-	FU_UWSGI=(uwsgi --ini "$FLASK_UWSGI_ETC/uwsgi.ini" --ini "$FLASK_UWSGI_ETC/http-$HTTP_MODE.ini")
+	FU_UWSGI=(uwsgi --ini "$FLASK_UWSGI_ETC/uwsgi.ini" --listen "$FU_LISTEN" --ini "$FLASK_UWSGI_ETC/http-$HTTP_MODE.ini")
 	if [ -f "$FLASK_UWSGI_APP_INI" ]; then
 		FU_UWSGI+=(--ini "$FLASK_UWSGI_APP_INI")
 	fi

@@ -2,7 +2,8 @@
 # flask-uwsgi HEALTHCHECK: is uWSGI serving on PORT?
 # Sends GET HEALTHCHECK_PATH over bash's /dev/tcp (the image has no curl) and
 # passes on any status below 500. With the debugger on, a worker paused at a
-# breakpoint is expected, so a connection accepted by uWSGI's socket is enough.
+# breakpoint is expected, so a connection accepted by uWSGI's socket is enough,
+# once the debug port listens too.
 # During the drain on stop it fails at once.
 set -Eeo pipefail
 
@@ -24,8 +25,26 @@ fail() {
 # (bash's own "Connection refused" would only repeat the line below)
 { exec 3<>"/dev/tcp/127.0.0.1/$PORT"; } 2>/dev/null || fail "nothing accepts connections on port $PORT"
 
+# Whether something listens on TCP port $1 in this container (read from the
+# kernel's tables: a connection would be taken for a debugger's attach).
+listening() {
+	local hex
+	printf -v hex '%04X' "$1"
+	# (no /proc/net/tcp6 where IPv6 is off)
+	{ cat /proc/net/tcp && cat /proc/net/tcp6 2>/dev/null || :; } |
+		awk -v port=":$hex" 'substr($2, length($2) - 4) == port && $4 == "0A" { found = 1 } END { exit !found }'
+}
+
 if fu_is_dev_image && fu_bool DEBUGPY_ENABLE; then
-	echo "healthy: port $PORT accepts connections (debug mode)"
+	# Healthy once an attach works: every debug port listens.
+	ports=("$DEBUGPY_PORT")
+	if [ "${DEBUGPY_PORTS,,}" = per-worker ]; then
+		mapfile -t ports < <(seq "$DEBUGPY_PORT" $((DEBUGPY_PORT + $(fu_debug_workers) - 1)))
+	fi
+	for port in "${ports[@]}"; do
+		listening "$port" || fail "the debugger does not listen on port $port yet"
+	done
+	echo "healthy: port $PORT accepts connections, the debugger listens (debug mode)"
 	exit 0
 fi
 

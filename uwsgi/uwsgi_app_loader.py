@@ -275,6 +275,11 @@ def _application() -> Callable[..., Any]:
         import uwsgi_hot_reload
 
         uwsgi_hot_reload.install(os.getcwd(), watched, started_ns)
+    # The dev image's debug.ini imports uwsgi_debugpy before the app: in
+    # debug mode only, responses are iterated where a debugger can see them end.
+    debug = sys.modules.get("uwsgi_debugpy")
+    if debug is not None:
+        app = debug.debuggable(app)
     if int(os.environ.get("STOP_DRAIN_SECONDS") or 0) > 0:
         # The entrypoint's flag file, in the runtime directory it exported.
         flag = os.path.join(os.environ["FLASK_UWSGI_RUN"], "draining")

@@ -124,6 +124,10 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
+# Set once debugpy.listen() succeeded in this process (per-worker ports).
+_listening = threading.Event()
+
+
 def listen(host: str, port: int, worker_id: int, *, retry_seconds: float = RETRY_SECONDS) -> bool:
     """Start debugpy's listener, waiting while the port is still taken.
 
@@ -145,6 +149,7 @@ def listen(host: str, port: int, worker_id: int, *, retry_seconds: float = RETRY
                     return False
                 # taken between the probe and listen(): wait as for a busy port
             else:
+                _listening.set()
                 _log(f"debugpy listening on {host}:{port} (worker {worker_id})")
                 return True
         if time.monotonic() >= deadline:
@@ -165,6 +170,11 @@ def listen(host: str, port: int, worker_id: int, *, retry_seconds: float = RETRY
 
 # How often the hub looks whether a debugger is attached (it does nothing else).
 POLL_SECONDS = 0.05
+# A worker joins a session no sooner than this after leaving one, watches its
+# new connection this long for a refusal, and tries this many times.
+REJOIN_SECONDS = 0.3
+REFUSED_SECONDS = 0.3
+JOIN_ATTEMPTS = 5
 
 
 def hub_socket_path() -> str:
@@ -230,6 +240,23 @@ def follow_hub(path: str, on_state: Any, *, stop: threading.Event | None = None)
         time.sleep(RETRY_INTERVAL)
 
 
+def wait_for_hub(worker_id: int, timeout: float = RETRY_SECONDS) -> None:
+    """Return once the hub answers on its socket, which it opens once its debug
+    port listens: a worker serves only then, so that once the app answers, an
+    attach works (the hub is started by uWSGI's master after the workers)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.connect(hub_socket_path())
+            return
+        except OSError:
+            if time.monotonic() >= deadline:
+                _log(f"debugpy: worker {worker_id} serves without the debug hub: not there after {timeout:.0f} s")
+                return
+            time.sleep(0.02)
+
+
 def run_hub(config: Settings) -> None:
     """The hub's life: own the debug port, tell workers when to join, wait."""
     import debugpy
@@ -265,15 +292,35 @@ def run_hub(config: Settings) -> None:
     _log(f"debugpy listening on {config.host}:{config.port} (every worker)")
     if config.wait:
         _log(f"debugpy: waiting for a debugger on port {config.port} before workers start")
-    attached = False
+    sessions = count_sessions()
+    published: tuple[bool, int] = (False, 0)
     while True:
         # debugpy's public view of the root session: true from its
-        # configurationDone to its disconnect.
-        now = debugpy.is_client_connected()
-        if now != attached:
-            attached = now
-            channel.publish(join if attached else {"attached": False})
+        # configurationDone to its disconnect. The session's number tells a
+        # debugger that attached within one poll of another's leaving.
+        now = (debugpy.is_client_connected(), sessions())
+        if now != published:
+            published = now
+            channel.publish({**join, "session": now[1]} if now[0] else {"attached": False})
         time.sleep(POLL_SECONDS)
+
+
+def count_sessions() -> Any:
+    """A function returning how many debug sessions have been configured in
+    this process (pydevd's PyDB.on_configuration_done, called at each
+    configurationDone; debugpy has no public view of it)."""
+    import pydevd
+
+    py_db = pydevd.get_global_debugger()
+    configured = py_db.on_configuration_done
+    done = [0]
+
+    def on_configuration_done() -> None:
+        done[0] += 1
+        configured()
+
+    py_db.on_configuration_done = on_configuration_done
+    return lambda: done[0]
 
 
 def join_hub(hub: dict[str, Any], *, wait: bool) -> None:
@@ -303,6 +350,33 @@ def join_hub(hub: dict[str, Any], *, wait: bool) -> None:
     )
 
 
+def refused(timeout: float = REFUSED_SECONDS) -> bool:
+    """Whether the adapter closed this process's new connection at once (pydevd
+    then disposes of its debugger), which is how it refuses one."""
+    import pydevd
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        py_db = pydevd.get_global_debugger()
+        if py_db is None or py_db.pydb_disposed:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def release() -> None:
+    """What a DAP ``disconnect`` does, for a debugger that vanished without one
+    (an IDE killed, a laptop asleep): clear every breakpoint and resume every
+    paused thread. pydevd suspends all of a worker's threads at a breakpoint,
+    so a worker left paused would take no request again."""
+    import pydevd
+    from _pydevd_bundle.pydevd_api import PyDevdAPI
+
+    py_db = pydevd.get_global_debugger()
+    if py_db is not None:
+        PyDevdAPI().request_disconnect(py_db, resume_threads=True)
+
+
 def _untrace(frame: object, event: str, arg: object) -> None:
     sys.settrace(None)
 
@@ -313,6 +387,7 @@ def leave_hub() -> None:
     import pydevd_tracing
     from _pydevd_bundle.pydevd_constants import PYDEVD_USE_SYS_MONITORING
 
+    release()
     pydevd.stoptrace()
     if not PYDEVD_USE_SYS_MONITORING:
         # Python < 3.12: stoptrace() untraces only the calling thread; the
@@ -326,26 +401,48 @@ class Worker:
 
     def __init__(self, config: Settings, worker_id: int) -> None:
         self.config, self.worker_id = config, worker_id
-        self.joined = False
+        # The hub's session this worker joined (0: none), and when it last left one.
+        self.session = 0
+        self.left_at = -REJOIN_SECONDS
         self.attached = threading.Event()
         self.first: dict[str, Any] = {}
 
     def on_state(self, state: dict[str, Any]) -> None:
-        if state.get("attached") and not self.joined:
+        session = int(state.get("session") or 0) if state.get("attached") else 0
+        if session == self.session:
+            return
+        if self.session:
+            self.leave()
+        if session:
+            self.join(state)
+
+    def join(self, state: dict[str, Any], *, wait: bool = False) -> None:
+        # debugpy's adapter refuses a process it still holds a connection for:
+        # the one this worker closed when it left, until the adapter has seen
+        # it close. Give it that moment, and try again if refused.
+        for _ in range(JOIN_ATTEMPTS):
+            time.sleep(max(0.0, self.left_at + REJOIN_SECONDS - time.monotonic()))
             try:
-                join_hub(state, wait=False)
+                join_hub(state, wait=wait)
             except Exception as exc:
                 _log(f"debugpy: worker {self.worker_id} cannot join the debug session: {exc}")
                 return
-            self.joined = True
-            _log(f"debugpy: worker {self.worker_id} joined the debug session on port {self.config.port}")
-        elif not state.get("attached") and self.joined:
-            self.joined = False
-            try:
-                leave_hub()
-            except Exception as exc:
-                _log(f"debugpy: worker {self.worker_id} cannot leave the debug session: {exc}")
+            self.session = int(state.get("session") or 1)
+            if not refused():
+                _log(f"debugpy: worker {self.worker_id} joined the debug session on port {self.config.port}")
                 return
+            self.leave(quiet=True)
+        _log(f"debugpy: worker {self.worker_id} cannot join the debug session: refused {JOIN_ATTEMPTS} times")
+
+    def leave(self, *, quiet: bool = False) -> None:
+        self.session = 0
+        self.left_at = time.monotonic()
+        try:
+            leave_hub()
+        except Exception as exc:
+            _log(f"debugpy: worker {self.worker_id} cannot leave the debug session: {exc}")
+            return
+        if not quiet:
             _log(f"debugpy: worker {self.worker_id} left the debug session")
 
     def follow(self) -> None:
@@ -368,9 +465,87 @@ class Worker:
         threading.Thread(target=follow_hub, args=(hub_socket_path(), first), kwargs={"stop": stop}, daemon=True).start()
         self.attached.wait()
         stop.set()
-        join_hub(self.first, wait=True)
-        self.joined = True
-        _log(f"debugpy: worker {self.worker_id} joined the debug session on port {self.config.port}")
+        self.join(self.first, wait=True)
+
+
+# --- the request path in debug mode --------------------------------------------
+# uWSGI iterates a WSGI response from C. The StopIteration that ends it (raised
+# in Python by the response's iterator, werkzeug's ClosingIterator say) then
+# leaves Python with no Python caller, and pydevd reports it as uncaught: with
+# VS Code's default "Uncaught Exceptions" filter and justMyCode false, every
+# request would stop there. Handed a Python generator instead, uWSGI sees the
+# response end without an exception: the generator catches the StopIteration
+# in Python. An exception the app really lets out still leaves through it,
+# uncaught, and stops where it was raised.
+
+# Python 3.12+: pydevd sees an exception leave Python for C (sys.monitoring).
+# Before, it does not, and the exception is handed over with debugpy's
+# trigger_exception_handler (it stops only where "Uncaught Exceptions" is on).
+REPORTS_UNCAUGHT = sys.version_info >= (3, 12)
+_threads = threading.local()
+
+
+def debuggable(app: Any) -> Any:
+    """The WSGI app ``app`` with its responses iterated in Python (debug mode only)."""
+
+    def application(environ: dict[str, Any], start_response: Any) -> Any:
+        _trace_this_thread()
+        file_wrapper = environ.get("wsgi.file_wrapper")
+        files: list[object] = []
+        if file_wrapper is not None:
+
+            def wrap_file(*args: Any, **kwargs: Any) -> Any:
+                wrapped = file_wrapper(*args, **kwargs)
+                files.append(wrapped)
+                return wrapped
+
+            environ["wsgi.file_wrapper"] = wrap_file
+        try:
+            response = app(environ, start_response)
+        except Exception:
+            _report_uncaught()
+            raise
+        # A file from wsgi.file_wrapper is sent by uWSGI itself (sendfile,
+        # or read() from C), which raises nothing; lists and tuples neither.
+        if isinstance(response, (list, tuple)) or any(response is wrapped for wrapped in files):
+            return response
+        return _iterate(response)
+
+    return application
+
+
+def _iterate(response: Any) -> Any:
+    try:
+        yield from response
+    except Exception:
+        _report_uncaught()
+        raise
+    finally:
+        close = getattr(response, "close", None)
+        if close is not None:
+            close()
+
+
+def _report_uncaught() -> None:
+    if not REPORTS_UNCAUGHT:
+        import debugpy
+
+        debugpy.trigger_exception_handler()
+
+
+def _trace_this_thread() -> None:
+    """Per-worker ports, Python < 3.12: make debugpy trace this request thread.
+
+    uWSGI starts its request threads from C, which pydevd's tracing (before
+    sys.monitoring) does not follow; debugpy.debug_this_thread() is its
+    interface for such threads. Once per thread, after this worker's listen.
+    """
+    if REPORTS_UNCAUGHT or not _listening.is_set() or getattr(_threads, "traced", False):
+        return
+    import debugpy
+
+    debugpy.debug_this_thread()
+    _threads.traced = True
 
 
 # --- in every worker ---------------------------------------------------------------
@@ -388,6 +563,8 @@ def start() -> None:
         worker = Worker(config, worker_id)
         if config.wait:
             worker.wait_for_debugger()
+        else:
+            wait_for_hub(worker_id)
         threading.Thread(target=worker.follow, name="debugpy-hub-follow", daemon=True).start()
         _log(f"debugpy: worker {worker_id} ready to join the debug session on port {config.port}")
         return
@@ -399,8 +576,13 @@ def start() -> None:
 
             debugpy.wait_for_client()
         return
-    # Serve at once; a retry for a busy port goes on in the background.
-    threading.Thread(target=listen, args=(config.host, port, worker_id), name="debugpy-listen", daemon=True).start()
+    if port_in_use(config.host, port):
+        # A respawn: the adapter of the worker it replaces may hold the port
+        # while its client is connected. Serve at once, retry in the background.
+        threading.Thread(target=listen, args=(config.host, port, worker_id), name="debugpy-listen", daemon=True).start()
+        return
+    # Listening before this worker serves: once the app answers, an attach works.
+    listen(config.host, port, worker_id)
 
 
 def preload() -> None:

@@ -35,6 +35,9 @@ class Shell:
         for d in (self.etc, self.dropins, self.app):
             d.mkdir()
         (self.etc / "uwsgi.ini").write_text("[uwsgi]\n")
+        # The kernel's net.core.somaxconn, as a container sees it on Linux 5.4+.
+        self.somaxconn = root / "somaxconn"
+        self.somaxconn.write_text("4096\n")
 
     def make_dev(self) -> None:
         (self.etc / "debug.ini").write_text((ROOT / "uwsgi" / "debug.ini").read_text())
@@ -47,6 +50,7 @@ class Shell:
             "FLASK_UWSGI_DROPINS": str(self.dropins),
             "FLASK_UWSGI_APP_INI": str(self.app / "uwsgi.ini"),
             "PRESTART_SCRIPT": str(self.app / "prestart.sh"),
+            "FLASK_UWSGI_SOMAXCONN_FILE": str(self.somaxconn),
             **env,
         }
         program = f'. "{ENTRYPOINT}"\n. "$FLASK_UWSGI_LIB/env.sh"\n{script}\n'

@@ -145,13 +145,13 @@ def command(sh: Shell, *args: str, **env: str) -> tuple[list[str], str]:
 
 def test_command_layers_ini_files(sh: Shell) -> None:
     lines, _ = command(sh)
-    base = ["uwsgi", "--ini", f"{sh.etc}/uwsgi.ini", "--ini", f"{sh.etc}/http-router.ini"]
+    base = ["uwsgi", "--ini", f"{sh.etc}/uwsgi.ini", "--listen", "4096", "--ini", f"{sh.etc}/http-router.ini"]
     assert lines == base
     (sh.app / "uwsgi.ini").write_text("[uwsgi]\n")
     lines, _ = command(sh)
     assert lines == [*base, "--ini", f"{sh.app}/uwsgi.ini"]
     lines, _ = command(sh, HTTP_MODE="direct")
-    assert lines[3:5] == ["--ini", f"{sh.etc}/http-direct.ini"]
+    assert lines[5:7] == ["--ini", f"{sh.etc}/http-direct.ini"]
 
 
 def test_uwsgi_variables_come_after_ini_files_and_leave_the_environment(sh: Shell) -> None:
@@ -161,6 +161,8 @@ def test_uwsgi_variables_come_after_ini_files_and_leave_the_environment(sh: Shel
         "uwsgi",
         "--ini",
         f"{sh.etc}/uwsgi.ini",
+        "--listen",
+        "4096",
         "--ini",
         f"{sh.etc}/http-router.ini",
         "--ini",
@@ -182,6 +184,8 @@ def test_debug_command(sh: Shell) -> None:
         "uwsgi",
         "--ini",
         f"{sh.etc}/uwsgi.ini",
+        "--listen",
+        "4096",
         "--ini",
         f"{sh.etc}/http-router.ini",
         "--set",
@@ -201,7 +205,7 @@ def test_debug_command(sh: Shell) -> None:
 def test_debug_command_keeps_explicit_processes_and_warns_on_harakiri(sh: Shell) -> None:
     sh.make_dev()
     lines, stderr = command(sh, DEBUGPY_ENABLE="1", UWSGI_PROCESSES="3", UWSGI_HARAKIRI="5")
-    assert lines[5:7] == ["--set", "processes=3"]
+    assert lines[7:9] == ["--set", "processes=3"]
     assert lines[-4:-2] == ["--ini", f"{sh.etc}/debug.ini"]
     assert stderr.strip() == (
         "flask-uwsgi: warning: UWSGI_HARAKIRI is ignored while the debugger is on: "
@@ -274,6 +278,24 @@ def test_numeric_uwsgi_options(sh: Shell, var: str, value: str) -> None:
     result = sh.run("fu_validate", **{var: value})
     assert result.status == EX_CONFIG
     assert result.stderr.strip() == f'flask-uwsgi: error: {var}="{value}" is not a whole number'
+
+
+@pytest.mark.parametrize(("somaxconn", "listen"), [("4096", "4096"), ("65535", "65535"), ("128", "128")])
+def test_the_backlog_is_the_kernels_cap(sh: Shell, somaxconn: str, listen: str) -> None:
+    sh.somaxconn.write_text(somaxconn + "\n")
+    result = sh.run('fu_size_workers; fu_size_backlog; echo "$FU_LISTEN|$FU_SIZING"')
+    assert result.status == 0, result.stderr
+    value, sizing = result.stdout.strip().split("|")
+    assert value == listen and sizing.endswith(f", listen backlog {listen}")
+    assert ("net.core.somaxconn is 128 here" in result.stderr) == (somaxconn == "128")
+
+
+def test_a_backlog_above_the_kernels_cap_is_refused(sh: Shell) -> None:
+    assert sh.run("fu_validate", UWSGI_LISTEN="4096").status == 0
+    result = sh.run("fu_validate", UWSGI_LISTEN="8192")
+    assert result.status == EX_CONFIG
+    expected = 'flask-uwsgi: error: UWSGI_LISTEN="8192" is above this container\'s net.core.somaxconn (4096)'
+    assert result.stderr.startswith(expected)
 
 
 @pytest.mark.parametrize("var", ["UWSGI_CHEAPER", "UWSGI_MAX_REQUESTS", "UWSGI_RELOAD_ON_RSS"])

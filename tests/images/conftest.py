@@ -180,43 +180,55 @@ def images(client: docker.DockerClient) -> dict[str, str]:
     return {"prod": PROD_IMAGE, "dev": DEV_IMAGE}
 
 
-@pytest.fixture
-def run(client: docker.DockerClient, images: dict[str, str]) -> Iterator[Callable[..., Running]]:
-    """Start containers (detached, ports on 127.0.0.1); all are removed afterwards."""
-    started: list[Container] = []
+def start_container(
+    client: docker.DockerClient,
+    image: str,
+    started: list[Container],
+    *,
+    app: Path | None = HELLO,
+    env: dict[str, str] | None = None,
+    command: list[str] | str | None = None,
+    ports: tuple[int, ...] = (8080,),
+    **kwargs: Any,
+) -> Running:
+    """Start a container (detached, ports on 127.0.0.1, the app in ``app``
+    mounted read-only on /app); it is added to ``started`` for removal."""
+    volumes = {str(app): {"bind": "/app", "mode": "ro"}} if app else {}
+    volumes.update(kwargs.pop("volumes", {}))
+    container = client.containers.run(
+        image,
+        command,
+        detach=True,
+        environment=env or {},
+        ports={f"{p}/tcp": ("127.0.0.1", None) for p in ports},
+        volumes=volumes,
+        labels={LABEL: "1"},
+        **kwargs,
+    )
+    started.append(container)
+    running = Running(container)
+    if ports:
+        running.ports = wait_for(lambda: published(container, ports), 10, "published ports")
+    return running
 
-    def start(
-        variant: str = "prod",
-        *,
-        app: Path | None = HELLO,
-        env: dict[str, str] | None = None,
-        command: list[str] | str | None = None,
-        ports: tuple[int, ...] = (8080,),
-        image: str | None = None,
-        **kwargs: Any,
-    ) -> Running:
-        volumes = {str(app): {"bind": "/app", "mode": "ro"}} if app else {}
-        volumes.update(kwargs.pop("volumes", {}))
-        container = client.containers.run(
-            image or images[variant],
-            command,
-            detach=True,
-            environment=env or {},
-            ports={f"{p}/tcp": ("127.0.0.1", None) for p in ports},
-            volumes=volumes,
-            labels={LABEL: "1"},
-            **kwargs,
-        )
-        started.append(container)
-        running = Running(container)
-        if ports:
-            running.ports = wait_for(lambda: published(container, ports), 10, "published ports")
-        return running
 
-    yield start
+def remove_all(started: list[Container]) -> None:
     for container in started:
         with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True, v=True)
+
+
+@pytest.fixture
+def run(client: docker.DockerClient, images: dict[str, str]) -> Iterator[Callable[..., Running]]:
+    """Start containers (``start_container``) of a variant ("prod", "dev") or
+    ``image``; all are removed afterwards."""
+    started: list[Container] = []
+
+    def start(variant: str = "prod", *, image: str | None = None, **kwargs: Any) -> Running:
+        return start_container(client, image or images[variant], started, **kwargs)
+
+    yield start
+    remove_all(started)
 
 
 def published(container: Container, ports: tuple[int, ...]) -> dict[int, int] | None:

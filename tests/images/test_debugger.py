@@ -125,7 +125,8 @@ def test_paused_worker_outlives_harakiri(run: Run) -> None:
         thread = request_in_background(app, results)
         dap, stopped = session.wait_stop()
         # The only worker is paused, and the container is still healthy.
-        assert app.exec("flask-uwsgi-healthcheck") == (0, "healthy: port 8080 accepts connections (debug mode)\n")
+        healthy = "healthy: port 8080 accepts connections, the debugger listens (debug mode)\n"
+        assert app.exec("flask-uwsgi-healthcheck") == (0, healthy)
         # uWSGI checks harakiri every second: three seconds paused would be killed.
         assert holds(lambda: "HARAKIRI ON WORKER" not in app.logs() and "DAMN" not in app.logs(), 3)
         dap.request("continue", {"threadId": stopped["threadId"]})
