@@ -348,6 +348,31 @@ def join_hub(hub: dict[str, Any], *, wait: bool) -> None:
         dont_trace_start_patterns=(os.path.dirname(os.path.abspath(debugpy.__file__)),),
         dont_trace_end_patterns=("debugpy_launcher.py",),
     )
+    # pydevd caches what it worked out per code object (the breakpoints in
+    # it, their conditions) under its debugger's breakpoint version, which
+    # starts again at 0 in each new debugger: this session's debugger must
+    # go on from the last one's, or a cache entry of an earlier session
+    # would pass for current.
+    py_db = pydevd.get_global_debugger()
+    if py_db is not None:
+        py_db.mtime = _versions.next()
+
+
+class _BreakpointVersions:
+    """The breakpoint versions this process's pydevd debuggers have used."""
+
+    def __init__(self) -> None:
+        self.last = 0
+
+    def seen(self, py_db: Any) -> None:
+        self.last = max(self.last, int(getattr(py_db, "mtime", 0)))
+
+    def next(self) -> int:
+        self.last += 1
+        return self.last
+
+
+_versions = _BreakpointVersions()
 
 
 def refused(timeout: float = REFUSED_SECONDS) -> bool:
@@ -388,6 +413,9 @@ def leave_hub() -> None:
     from _pydevd_bundle.pydevd_constants import PYDEVD_USE_SYS_MONITORING
 
     release()
+    py_db = pydevd.get_global_debugger()
+    if py_db is not None:
+        _versions.seen(py_db)
     pydevd.stoptrace()
     if not PYDEVD_USE_SYS_MONITORING:
         # Python < 3.12: stoptrace() untraces only the calling thread; the
