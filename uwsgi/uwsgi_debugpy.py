@@ -173,6 +173,12 @@ POLL_SECONDS = 0.05
 # A worker joins a session no sooner than this after leaving one, watches its
 # new connection this long for a refusal, and tries this many times.
 REJOIN_SECONDS = 0.3
+# A worker that no debugger took up this long after it joined joins again,
+# this many times at most.
+UNSEEN_SECONDS = 3.0
+UNSEEN_ATTEMPTS = 3
+# How often a worker on its own port checks its adapter's connection.
+KEEP_SECONDS = 0.5
 REFUSED_SECONDS = 0.3
 JOIN_ATTEMPTS = 5
 
@@ -343,7 +349,7 @@ def join_hub(hub: dict[str, Any], *, wait: bool) -> None:
         client_access_token=hub.get("client_access_token"),
         # The adapter treats a debuggee whose parent is in a session as that
         # session's subprocess: the hub is the parent it reports.
-        ppid=int(hub["pid"]),
+        ppid=int(hub["pid"]) if hub.get("pid") else None,
         notify_stdin=False,
         dont_trace_start_patterns=(os.path.dirname(os.path.abspath(debugpy.__file__)),),
         dont_trace_end_patterns=("debugpy_launcher.py",),
@@ -373,6 +379,36 @@ class _BreakpointVersions:
 
 
 _versions = _BreakpointVersions()
+
+
+def keep_connected(worker_id: int) -> None:
+    """Per-worker ports: reconnect to this worker's own adapter when it drops
+    the worker (it may, when its debugger vanishes without a disconnect);
+    without it, the next attach would wait for a debuggee for ever."""
+    import pydevd
+
+    me = threading.current_thread()
+    me.pydev_do_not_trace = me.is_pydev_daemon_thread = True  # type: ignore[attr-defined]
+    setup = dict(pydevd.SetupHolder.setup or {})
+    adapter = {
+        "host": setup.get("client"),
+        "port": setup.get("port"),
+        "access_token": setup.get("access-token"),
+        "client_access_token": setup.get("client-access-token"),
+    }
+    while adapter["port"]:
+        time.sleep(KEEP_SECONDS)
+        py_db = pydevd.get_global_debugger()
+        if py_db is not None and not py_db.pydb_disposed:
+            continue
+        _log(f"debugpy: worker {worker_id} lost its debug adapter's connection; connecting again")
+        try:
+            if py_db is not None:
+                _versions.seen(py_db)
+            join_hub(adapter, wait=False)
+        except Exception as exc:
+            _log(f"debugpy: worker {worker_id} cannot connect to its debug adapter again: {exc}")
+            return
 
 
 def refused(timeout: float = REFUSED_SECONDS) -> bool:
@@ -429,6 +465,7 @@ class Worker:
 
     def __init__(self, config: Settings, worker_id: int) -> None:
         self.config, self.worker_id = config, worker_id
+        self.lock = threading.RLock()
         # The hub's session this worker joined (0: none), and when it last left one.
         self.session = 0
         self.left_at = -REJOIN_SECONDS
@@ -437,12 +474,40 @@ class Worker:
 
     def on_state(self, state: dict[str, Any]) -> None:
         session = int(state.get("session") or 0) if state.get("attached") else 0
-        if session == self.session:
-            return
-        if self.session:
-            self.leave()
-        if session:
-            self.join(state)
+        with self.lock:
+            if session == self.session:
+                return
+            if self.session:
+                self.leave()
+            if session:
+                self.join(state)
+                self.check_later(state, UNSEEN_ATTEMPTS)
+
+    def check_later(self, state: dict[str, Any], attempts: int) -> None:
+        """The adapter reports a joining worker to the session of the hub it
+        finds first; one that a vanished debugger left behind may still be
+        there, and then the new debugger never hears of this worker. If no
+        debugger configured this worker's session a while after it joined,
+        join again (a few times: a client that does not follow subprocesses
+        never will)."""
+
+        def check() -> None:
+            import debugpy
+
+            with self.lock:
+                if self.session != int(state.get("session") or 1) or debugpy.is_client_connected():
+                    return
+                _log(f"debugpy: worker {self.worker_id}: no debugger took it up; joining again")
+                self.leave(quiet=True)
+                self.join(state)
+            if attempts > 1:
+                self.check_later(state, attempts - 1)
+
+        timer = threading.Timer(UNSEEN_SECONDS, check)
+        timer.daemon = True
+        # (untraced, as the thread that follows the hub)
+        timer.pydev_do_not_trace = timer.is_pydev_daemon_thread = True  # type: ignore[attr-defined]
+        timer.start()
 
     def join(self, state: dict[str, Any], *, wait: bool = False) -> None:
         # debugpy's adapter refuses a process it still holds a connection for:
@@ -607,10 +672,21 @@ def start() -> None:
     if port_in_use(config.host, port):
         # A respawn: the adapter of the worker it replaces may hold the port
         # while its client is connected. Serve at once, retry in the background.
-        threading.Thread(target=listen, args=(config.host, port, worker_id), name="debugpy-listen", daemon=True).start()
+        args = (config, port, worker_id)
+        threading.Thread(target=listen_and_keep, args=args, name="debugpy-listen", daemon=True).start()
         return
     # Listening before this worker serves: once the app answers, an attach works.
-    listen(config.host, port, worker_id)
+    listen_and_keep(config, port, worker_id, background=True)
+
+
+def listen_and_keep(config: Settings, port: int, worker_id: int, *, background: bool = False) -> None:
+    """Per-worker ports: listen, then keep the worker connected to its adapter."""
+    if not listen(config.host, port, worker_id):
+        return
+    if background:
+        threading.Thread(target=keep_connected, args=(worker_id,), name="debugpy-keep", daemon=True).start()
+    else:
+        keep_connected(worker_id)
 
 
 def preload() -> None:
