@@ -32,14 +32,23 @@ Why each step is here:
 - per-worker: retry on "address in use": a respawned worker's port may still
   be held by the adapter of the worker it replaces.
 
-Beyond debugpy's public API (listen, configure, is_client_connected), the
-one-port mode uses pydevd, which debugpy bundles, the way debugpy's own
-subprocess support does: ``pydevd.SetupHolder.setup`` for the adapter's
-endpoint and access token (debugpy exposes no other way to have a process
-join a session as another one's subprocess), ``pydevd.settrace`` to join and
-``pydevd.stoptrace`` to leave. That is tied to the pinned debugpy 1.8.22
-(requirements/dev.txt); tests/images/test_debugger.py attaches, breaks,
-detaches and attaches again through it on every Python version.
+In debug mode the app's responses are iterated in Python (``debuggable``,
+below, says why), so that VS Code's default "Uncaught Exceptions" stops only
+where the app really lets an exception out.
+
+Beyond debugpy's public API (listen, configure, is_client_connected,
+debug_this_thread, trigger_exception_handler), this module uses pydevd,
+which debugpy bundles, the way debugpy's own subprocess support does:
+``pydevd.SetupHolder.setup`` for the adapter's endpoint and access token
+(debugpy exposes no other way to have a process join a session as another
+one's subprocess), ``pydevd.settrace`` to join, ``pydevd.stoptrace`` to
+leave; ``PyDevdAPI.request_disconnect`` to resume a worker whose debugger
+vanished; the debugger's ``mtime`` (its breakpoint version), carried from
+one join to the next; ``pydb_disposed`` to see a connection refused or
+dropped; and, in the hub, ``PyDB.on_configuration_done`` to count sessions.
+That is tied to the pinned debugpy 1.8.22 (requirements/dev.txt);
+tests/images/test_debugger.py and test_debugger_as_vscode.py attach, break,
+detach and attach again through it on every Python version.
 """
 
 from __future__ import annotations

@@ -182,6 +182,8 @@ def test_saved_edit_is_served_within_3_s_and_a_new_attach_hits_the_new_code(stac
     for worker in (1, 2):
         app.wait_log(rf"(?s)reloading worker {worker} \(HOT_RELOAD.*worker {worker} ready to join the debug session")
     with Session("127.0.0.1", app.port(5678), mappings(app), {str(source): [new_line]}) as session:
+        # Either worker may take the request: both must have joined.
+        session.wait_joined()
         session.wait_joined()
         results: list = []
         thread = get_in_background(app.url(path), results)
