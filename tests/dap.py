@@ -2,8 +2,8 @@
 
 Content-Length framed JSON over TCP, standard library only. By default it
 behaves as VS Code with the Python Debugger extension behaves with the
-launch.json the examples ship (``VSCODE`` below says what that is, and where
-it comes from): the same ``initialize`` and ``attach`` arguments, the adapter's
+launch.json the examples ship (``VSCODE_INITIALIZE`` and ``vscode_attach``
+below say what that is, and where it comes from): the same ``initialize`` and ``attach`` arguments, the adapter's
 default exception filters, the configuration requests sent together, and a
 child session for each subprocess the adapter asks it to start
 (``startDebugging``), as ``Session`` runs them.

@@ -182,14 +182,14 @@ POLL_SECONDS = 0.05
 # A worker joins a session no sooner than this after leaving one, watches its
 # new connection this long for a refusal, and tries this many times.
 REJOIN_SECONDS = 0.3
+REFUSED_SECONDS = 0.3
+JOIN_ATTEMPTS = 5
 # A worker that no debugger took up this long after it joined joins again,
 # this many times at most.
 UNSEEN_SECONDS = 3.0
 UNSEEN_ATTEMPTS = 3
 # How often a worker on its own port checks its adapter's connection.
 KEEP_SECONDS = 0.5
-REFUSED_SECONDS = 0.3
-JOIN_ATTEMPTS = 5
 
 
 def hub_socket_path() -> str:
@@ -278,20 +278,8 @@ def run_hub(config: Settings) -> None:
 
     debugpy.configure(python=python_executable(), subProcess=False)
     debugpy.listen((config.host, config.port))
-
-    import pydevd
-
-    # Where debugpy.listen() connected this process: the adapter's endpoint
-    # for debuggees, and the token it expects from them.
-    setup = pydevd.SetupHolder.setup
-    join = {
-        "attached": True,
-        "pid": os.getpid(),
-        "host": setup["client"],
-        "port": setup["port"],
-        "access_token": setup.get("access-token"),
-        "client_access_token": setup.get("client-access-token"),
-    }
+    # What a worker needs to join this process's session as its subprocess.
+    join = {"attached": True, "pid": os.getpid(), **adapter_endpoint()}
     channel = HubChannel(hub_socket_path())
 
     def stop(signum: int, frame: object) -> None:
@@ -318,6 +306,20 @@ def run_hub(config: Settings) -> None:
             published = now
             channel.publish({**join, "session": now[1]} if now[0] else {"attached": False})
         time.sleep(POLL_SECONDS)
+
+
+def adapter_endpoint() -> dict[str, Any]:
+    """Where debugpy.listen() connected this process: its adapter's endpoint
+    for debuggees, and the tokens it expects from them (join_hub's arguments)."""
+    import pydevd
+
+    setup = pydevd.SetupHolder.setup or {}
+    return {
+        "host": setup.get("client"),
+        "port": setup.get("port"),
+        "access_token": setup.get("access-token"),
+        "client_access_token": setup.get("client-access-token"),
+    }
 
 
 def count_sessions() -> Any:
@@ -398,13 +400,7 @@ def keep_connected(worker_id: int) -> None:
 
     me = threading.current_thread()
     me.pydev_do_not_trace = me.is_pydev_daemon_thread = True  # type: ignore[attr-defined]
-    setup = dict(pydevd.SetupHolder.setup or {})
-    adapter = {
-        "host": setup.get("client"),
-        "port": setup.get("port"),
-        "access_token": setup.get("access-token"),
-        "client_access_token": setup.get("client-access-token"),
-    }
+    adapter = adapter_endpoint()
     while adapter["port"]:
         time.sleep(KEEP_SECONDS)
         py_db = pydevd.get_global_debugger()

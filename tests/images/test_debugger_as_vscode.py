@@ -294,6 +294,16 @@ def test_next_step_in_and_step_out_land_on_their_lines(debuggee: Running, just_m
     assert results[0] == (200, b'{"total":3}\n')
 
 
+def stop_at_count(session: Session, app: Running, n: int) -> int:
+    """GET /count/n, which must stop at the count view with ``n`` as its
+    local; continue, and return the answer's status."""
+    stop, thread, results = run_to(session, app, f"/count/{n}", COUNT)
+    assert stop.client.evaluate("n", stop.frame["id"]) == str(n)
+    stop.resume()
+    thread.join(30)
+    return results[0][0]
+
+
 @JUST_MY_CODE
 def test_a_conditional_breakpoint_stops_only_when_its_condition_holds(debuggee: Running, just_my_code: bool) -> None:
     breakpoints = {str(MAIN): [{"line": COUNT, "condition": "n == 3"}]}
@@ -301,11 +311,7 @@ def test_a_conditional_breakpoint_stops_only_when_its_condition_holds(debuggee: 
         session.wait_joined()
         assert [get(debuggee, f"/count/{n}")[0] for n in (1, 2)] == [200, 200]
         assert no_stop(session, 0.2)
-        stop, thread, results = run_to(session, debuggee, "/count/3", COUNT)
-        assert stop.client.evaluate("n", stop.frame["id"]) == "3"
-        stop.resume()
-        thread.join(30)
-    assert results[0][0] == 200
+        assert stop_at_count(session, debuggee, 3) == 200
 
 
 @JUST_MY_CODE
@@ -315,13 +321,9 @@ def test_a_hit_count_stops_at_that_hit(debuggee: Running, just_my_code: bool) ->
         session.wait_joined()
         assert get(debuggee, "/count/10")[0] == 200
         assert no_stop(session, 0.2)
-        stop, thread, results = run_to(session, debuggee, "/count/20", COUNT)
-        assert stop.client.evaluate("n", stop.frame["id"]) == "20"
-        stop.resume()
-        thread.join(30)
+        assert stop_at_count(session, debuggee, 20) == 200
         assert get(debuggee, "/count/30")[0] == 200
         assert no_stop(session, 0.5)
-    assert results[0][0] == 200
 
 
 @JUST_MY_CODE
