@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import docker
 import pytest
 
 from tests.dap import DAPClient, PortSessions, Session
@@ -191,3 +192,52 @@ def test_respawned_worker_waits_for_its_port_then_listens_again(run: Run) -> Non
         again.request("continue", {"threadId": stopped["threadId"]})
         thread.join(30)
     assert results and results[0][0] == 200
+
+
+def test_the_image_has_the_debugpy_its_internals_were_written_for(
+    client: docker.DockerClient, images: dict[str, str]
+) -> None:
+    check = (
+        "import sys; sys.path[:0] = ['/usr/local/lib/flask-uwsgi/debugpy', '/usr/local/lib/flask-uwsgi/python'];"
+        "import debugpy_internals; print(debugpy_internals.version_mismatch())"
+    )
+    out = client.containers.run(images["dev"], ["-c", check], entrypoint="python3", remove=True)
+    assert out.decode().strip() == "None"
+
+
+# The race debugpy_internals.patch_report_sockets fixes, shown on the pinned debugpy in the dev
+# image: the oldest session's client is gone (its channel closed) when a new
+# client connects; the new client's Client.__init__ ends with report_sockets().
+RACE = """
+import sys
+sys.path[:0] = ["/usr/local/lib/flask-uwsgi/debugpy", "/usr/local/lib/flask-uwsgi/python"]
+from debugpy.adapter import clients, servers, sessions
+from debugpy.common import messaging
+
+class GoneClient:
+    is_connected = False
+    def report_sockets(self):
+        raise messaging.NoMoreMessages(stream=None)
+
+session = sessions.Session()
+with session:
+    session.client = GoneClient()
+session.register()
+if sys.argv[1:] == ["fixed"]:
+    import debugpy_internals
+    debugpy_internals.patch_report_sockets()
+try:
+    sessions.report_sockets()
+except messaging.NoMoreMessages:
+    print("raised")
+else:
+    print("reported")
+"""
+
+
+@pytest.mark.parametrize(("launcher", "outcome"), [("as debugpy ships it", "raised"), ("fixed", "reported")])
+def test_the_adapters_report_sockets_race(
+    client: docker.DockerClient, images: dict[str, str], launcher: str, outcome: str
+) -> None:
+    out = client.containers.run(images["dev"], ["-c", RACE, launcher], entrypoint="python3", remove=True)
+    assert out.decode().strip() == outcome

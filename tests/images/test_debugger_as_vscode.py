@@ -387,15 +387,8 @@ def test_a_generator_raising_while_streaming_stops_with_the_defaults(debuggee: R
 # --- 4. a debugger that vanishes -------------------------------------------------------
 
 
-# After a debugger vanished, debugpy's adapter (1.8.22) may keep its session
-# alongside the next one, both with the hub as their process: it then offers
-# the workers that join to either (adapter/sessions.py get(pid) picks from a
-# set), and the new debugger may never be offered them. With per-worker
-# ports the adapter may drop the worker, which then connects to it again,
-# but the next attach has been seen (once, on 3.11) to wait for it in vain.
-# Both are known failures, not fixed here: the workers are never left paused
-# (test_a_vanished_debugger_leaves_no_frozen_worker), a re-attach may not stop.
-KNOWN = pytest.mark.xfail(reason="debugpy's adapter after a debugger vanished (see above)", strict=False)
+# A vanished debugger's session is still ending in debugpy's adapter when the
+# next one attaches: the race debugpy_internals.patch_report_sockets fixes.
 
 
 def vanished_debugger(start: Callable[..., Running], ports: str) -> tuple[Running, Callable[[], Any]]:
@@ -427,7 +420,6 @@ def test_a_vanished_debugger_leaves_no_frozen_worker(containers: Callable[..., R
     vanished_debugger(containers, ports)
 
 
-@KNOWN
 @pytest.mark.parametrize("ports", ["one", "per-worker"])
 def test_after_a_vanished_debugger_a_new_attach_stops_again(containers: Callable[..., Running], ports: str) -> None:
     app, sessions = vanished_debugger(containers, ports)

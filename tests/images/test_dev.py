@@ -80,7 +80,13 @@ def test_bind_mounted_source_is_written_as_its_owner(run: Run, owned_tree: Calla
     app.wait_log(r"debugpy listening on 0\.0\.0\.0:5678 \(every worker\)")
     table = [(uid_, cmd) for _, uid_, cmd in process_table(app) if "for d in /proc" not in cmd and cmd]
     commands = " ".join(cmd for _, cmd in table)
-    expected = ("flask-uwsgi-supervisord", "uWSGI master", "uWSGI worker 1", "uwsgi_debugpy.py hub", "debugpy/adapter")
+    expected = (
+        "flask-uwsgi-supervisord",
+        "uWSGI master",
+        "uWSGI worker 1",
+        "debugpy_hub.py",
+        "debugpy_adapter.py /usr/local/lib/flask-uwsgi/debugpy/debugpy/adapter",
+    )
     for name in expected:
         assert name in commands, table
     owners = {uid_ for uid_, cmd in table if not cmd.startswith(("awk", "tr ", "bash -c for"))}

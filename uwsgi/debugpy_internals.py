@@ -1,0 +1,199 @@
+"""Every use of debugpy that is not its public API, in one place.
+
+debugpy's public API (listen, connect, configure, is_client_connected,
+debug_this_thread, trigger_exception_handler) cannot make a process leave a
+session and join the next one, nor tell a worker which adapter to join, nor
+resume a worker whose debugger vanished. For those, this module uses pydevd,
+which debugpy bundles, the way debugpy's own subprocess support does, and
+fixes one race in debugpy's adapter (patch_report_sockets). Written for, and
+tested on, debugpy WRITTEN_FOR (requirements/dev.txt pins it; the image is checked).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+WRITTEN_FOR = "1.8.22"
+REFUSED_SECONDS = 0.3  # how long refused() watches a new connection
+
+
+def version_mismatch() -> str | None:
+    """One line saying how the installed debugpy differs from WRITTEN_FOR, or None."""
+    import debugpy
+
+    if debugpy.__version__ == WRITTEN_FOR:
+        return None
+    return (
+        f"debugpy: flask-uwsgi's debugger support was written for debugpy {WRITTEN_FOR}, "
+        f"this is {debugpy.__version__}: attaching may not work"
+    )
+
+
+def adapter_endpoint() -> dict[str, Any]:
+    """Where debugpy.listen() connected this process: its adapter's endpoint
+    for debuggees, and the tokens it expects from them (join's arguments);
+    pydevd keeps them in ``SetupHolder.setup``."""
+    import pydevd
+
+    setup = pydevd.SetupHolder.setup or {}
+    return {
+        "host": setup.get("client"),
+        "port": setup.get("port"),
+        "access_token": setup.get("access-token"),
+        "client_access_token": setup.get("client-access-token"),
+    }
+
+
+def count_sessions() -> Any:
+    """A function returning how many debug sessions have been configured in
+    this process (pydevd's PyDB.on_configuration_done, called at each
+    configurationDone)."""
+    import pydevd
+
+    py_db = pydevd.get_global_debugger()
+    configured = py_db.on_configuration_done
+    done = [0]
+
+    def on_configuration_done() -> None:
+        done[0] += 1
+        configured()
+
+    py_db.on_configuration_done = on_configuration_done
+    return lambda: done[0]
+
+
+def join(adapter: dict[str, Any], *, wait: bool) -> None:
+    """Connect this process to the adapter at ``adapter`` (adapter_endpoint's
+    keys), as a subprocess of ``adapter["pid"]`` when given.
+
+    ``pydevd.settrace`` rather than ``debugpy.connect``: connect keeps the
+    previous connection's setup (pydevd's SetupHolder), so a process could
+    not join a second time, and it has no way to return before the debugger
+    has configured the process (``wait``)."""
+    import debugpy
+    import debugpy.server  # (puts debugpy's bundled pydevd on sys.path, in DAP mode)
+    import pydevd
+
+    pydevd.SetupHolder.setup = None
+    pydevd.settrace(
+        host=adapter["host"],
+        port=int(adapter["port"]),
+        suspend=False,
+        patch_multiprocessing=False,
+        # With DEBUGPY_WAIT, return once the debugger has set this worker's
+        # breakpoints; else at once (breakpoints arrive a moment later).
+        wait_for_ready_to_run=wait,
+        access_token=adapter["access_token"],
+        client_access_token=adapter.get("client_access_token"),
+        # The adapter treats a debuggee whose parent is in a session as that
+        # session's subprocess: the hub is the parent it reports.
+        ppid=int(adapter["pid"]) if adapter.get("pid") else None,
+        notify_stdin=False,
+        dont_trace_start_patterns=(os.path.dirname(os.path.abspath(debugpy.__file__)),),
+        dont_trace_end_patterns=("debugpy_launcher.py",),
+    )
+    # pydevd caches what it worked out per code object (the breakpoints in
+    # it, their conditions) under its debugger's breakpoint version, which
+    # starts again at 0 in each new debugger: this session's debugger must
+    # go on from the last one's, or a cache entry of an earlier session
+    # would pass for current.
+    py_db = pydevd.get_global_debugger()
+    if py_db is not None:
+        _last_version[0] += 1
+        py_db.mtime = _last_version[0]
+
+
+# The last breakpoint version (pydevd's ``PyDB.mtime``) of this process's debuggers.
+_last_version = [0]
+
+
+def connected() -> bool:
+    """Whether this process's connection to its adapter is up (pydevd
+    disposes of its debugger when the adapter closes it)."""
+    import pydevd
+
+    py_db = pydevd.get_global_debugger()
+    return py_db is not None and not py_db.pydb_disposed
+
+
+def forget_connection() -> None:
+    """Before joining again after the adapter dropped this process."""
+    import pydevd
+
+    py_db = pydevd.get_global_debugger()
+    if py_db is not None:
+        _last_version[0] = max(_last_version[0], int(getattr(py_db, "mtime", 0)))
+
+
+def refused(timeout: float = REFUSED_SECONDS) -> bool:
+    """Whether the adapter closed this process's new connection at once,
+    which is how it refuses one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not connected():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def release() -> None:
+    """What a DAP ``disconnect`` does, for a debugger that vanished without one
+    (an IDE killed, a laptop asleep): clear every breakpoint and resume every
+    paused thread. pydevd suspends all of a worker's threads at a breakpoint,
+    so a worker left paused would take no request again."""
+    import pydevd
+    from _pydevd_bundle.pydevd_api import PyDevdAPI
+
+    py_db = pydevd.get_global_debugger()
+    if py_db is not None:
+        PyDevdAPI().request_disconnect(py_db, resume_threads=True)
+
+
+def _untrace(frame: object, event: str, arg: object) -> None:
+    sys.settrace(None)
+
+
+def leave() -> None:
+    """Stop tracing this process: the debugger went away."""
+    import pydevd
+    import pydevd_tracing
+    from _pydevd_bundle.pydevd_constants import PYDEVD_USE_SYS_MONITORING
+
+    release()
+    forget_connection()
+    pydevd.stoptrace()
+    if not PYDEVD_USE_SYS_MONITORING:
+        # Python < 3.12: stoptrace() untraces only the calling thread; the
+        # request threads would keep pydevd's (now idle) tracer, at a tenth
+        # of their speed.
+        pydevd_tracing.set_trace_to_threads(_untrace)
+
+
+def patch_report_sockets() -> None:
+    """In debugpy's adapter process (debugpy_adapter.py): make
+    ``sessions.report_sockets`` never raise.
+
+    A new client's ``Client.__init__`` (adapter/clients.py) ends with
+    ``sessions.report_sockets()``: a ``debugpySockets`` event to the client
+    of the *oldest* session. When a debugger attaches while an earlier
+    session is still ending (a restart, a quick re-attach, a debugger that
+    vanished), that client's channel is closed, the send raises inside the
+    adapter's accept loop (common/sockets.py, ``accept_worker``), and that
+    thread dies: the adapter accepts no debugger any more. The event only
+    tells a client the adapter's ports: a client that is gone is not told."""
+    # In the adapter's own order: sessions first is a circular import (< 3.14).
+    from debugpy.adapter import clients, servers, sessions  # noqa: F401
+    from debugpy.common import log
+
+    report_sockets = sessions.report_sockets
+
+    def report_sockets_or_log() -> None:
+        try:
+            report_sockets()
+        except Exception:
+            log.swallow_exception("flask-uwsgi: debugpySockets not reported (its client is gone):", level="info")
+
+    sessions.report_sockets = report_sockets_or_log
