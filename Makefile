@@ -89,7 +89,7 @@ test: lint engine ci-tools ## lint, unit tests, then the image tests (builds the
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: venv ## the fast host-side tests only
-	$(BIN)/pytest -m "not image" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not image and not tools" $(PYTEST_ARGS)
 
 test-images: venv engine ci-tools ## the image tests only
 	$(BIN)/pytest -m image $(PYTEST_ARGS)

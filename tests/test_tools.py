@@ -11,7 +11,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.tools
 
 
 def fresh_clone(target: Path) -> Path:

@@ -25,8 +25,7 @@ def test_killed_worker_is_respawned(run: Run, variant: str) -> None:
     assert master and worker
     assert app.exec("bash", "-c", f"kill -KILL {worker}")[0] == 0
     app.wait_log(rf"worker 1 \(pid: {worker}\) died, killed by signal 9", timeout=10)
-    respawned = wait_for(lambda: pid_of(app, "uWSGI worker 1") not in (None, worker), 10, "a new worker 1")
-    assert respawned
+    wait_for(lambda: pid_of(app, "uWSGI worker 1") not in (None, worker), 10, "a new worker 1")
     # Every request after the kill is answered, by either worker.
     for _ in range(10):
         status, body = http_get(app.url())
