@@ -140,7 +140,7 @@ wrk:
 haproxy:
 	@command -v haproxy >/dev/null || { . scripts/lib.sh && apt_install "haproxy is missing" haproxy; }
 
-bench: venv engine wrk ## sizes, start/stop, throughput vs bare uWSGI and gunicorn; writes bench/results and the README
+bench: venv engine wrk ## sizes, start/stop, throughput vs bare uWSGI and gunicorn; writes bench/results and docs/performance.md
 	$(BIN)/python bench/bench.py
 
 test-reliability: venv engine wrk haproxy ## load, stops, drain, rollout, hostile clients, recovery, bad config, hardening

@@ -25,8 +25,8 @@ BENCH_ROUNDS (3), BENCH_DURATION (8 s per load run), BENCH_WARMUP
 (2 s), BENCH_CONNECTIONS (32), BENCH_PYTHONS (every version with an image
 here), BUILD (1: build the images of every version first; 0: as they are).
 
-    python bench/bench.py            measure, write bench/results, update the README
-    python bench/bench.py --render   only rebuild latest.md and the README from latest.json
+    python bench/bench.py            measure, write bench/results, update docs/performance.md
+    python bench/bench.py --render   only rebuild latest.md and docs/performance.md from latest.json
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ from tests.dap import Session  # noqa: E402  (the project's own DAP client)
 
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
-README = ROOT / "README.md"
+PAGE = ROOT / "docs" / "performance.md"
 HELLO = ROOT / "examples" / "hello"
 WRK_SCRIPT = BENCH / "report.lua"
 GUNICORN_IMAGE = "flask-uwsgi-bench-gunicorn:latest"
@@ -757,13 +757,13 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def update_readme(markdown: str) -> bool:
-    text = README.read_text()
+def update_page(markdown: str) -> bool:
+    text = PAGE.read_text()
     if MARK_START not in text or MARK_END not in text:
         return False
     head, rest = text.split(MARK_START, 1)
     _, tail = rest.split(MARK_END, 1)
-    README.write_text(f"{head}{MARK_START}\n{markdown}{MARK_END}{tail}")
+    PAGE.write_text(f"{head}{MARK_START}\n{markdown}{MARK_END}{tail}")
     return True
 
 
@@ -771,7 +771,8 @@ def publish(results: dict[str, Any]) -> None:
     markdown = render(results)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.md").write_text(markdown)
-    log("README.md updated" if update_readme(markdown) else "README.md has no bench markers: not updated")
+    updated = update_page(markdown)
+    log("docs/performance.md updated" if updated else "docs/performance.md has no bench markers: not updated")
     print(markdown)
 
 
@@ -842,7 +843,7 @@ def prepare(settings: Settings) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--render", action="store_true", help="only rebuild latest.md and the README from latest.json")
+    parser.add_argument("--render", action="store_true", help="only rebuild latest.md and docs/performance.md")
     if parser.parse_args().render:
         publish(json.loads((RESULTS / "latest.json").read_text()))
         return 0

@@ -27,7 +27,7 @@
 #     real copies between tags of the local registry (skopeo --all), with
 #     DEFAULT_PYTHON set to the first local Python so latest and dev are
 #     written too, once as the default branch and once as tag 1.2.3;
-#   - then every promised tag is pulled, and verified with README.md's
+#   - then every promised tag is pulled, and verified with docs/supply-chain.md's
 #     key-based cosign commands as written there (signature, and the SBOM
 #     attestation); the same commands must fail on an image pushed unsigned;
 #   - merge request and scheduled pipelines are planned (not run): the first
@@ -75,7 +75,7 @@ tools() {
 	command -v skopeo >/dev/null || missing+=(skopeo)
 	[ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
 	command -v npm >/dev/null || missing+=(nodejs npm)
-	command -v jq >/dev/null || missing+=(jq) # README.md's verify commands read the attestation with it
+	command -v jq >/dev/null || missing+=(jq) # docs/supply-chain.md's verify commands read the attestation with it
 	[ "${#missing[@]}" = 0 ] || apt_install "make ci-local needs ${missing[*]}" "${missing[@]}"
 	# The versions package-lock.json pins (gitlab-ci-local, the Dev Containers
 	# CLI); again only when the lock changed. npm's cache in the clone's
@@ -230,15 +230,15 @@ make_keys() {
 	timing[key pair]="$(since "$t0")"
 }
 
-# README.md's key-based verify commands, exactly as written there (one a line).
+# docs/supply-chain.md's key-based verify commands, exactly as written there (one a line).
 readme_verify_commands() {
 	local commands
-	commands="$(sed -n '/<!-- ci-local verify: start -->/,/<!-- ci-local verify: end -->/p' README.md | grep '^cosign ')"
-	[ -n "$commands" ] || die "README.md has no cosign commands between <!-- ci-local verify: start --> and <!-- ci-local verify: end -->"
+	commands="$(sed -n '/<!-- ci-local verify: start -->/,/<!-- ci-local verify: end -->/p' docs/supply-chain.md | grep '^cosign ')"
+	[ -n "$commands" ] || die "docs/supply-chain.md has no cosign commands between <!-- ci-local verify: start --> and <!-- ci-local verify: end -->"
 	echo "$commands"
 }
 
-# usage: readme_command IMAGE COMMAND   one of README.md's lines, as a reader
+# usage: readme_command IMAGE COMMAND   one of docs/supply-chain.md's lines, as a reader
 # runs it (the pinned cosign first on PATH), with IMAGE and this run's public
 # key; its errors go to verify.err.
 readme_command() {
@@ -246,7 +246,7 @@ readme_command() {
 		bash -o pipefail -c "$2" 2>"$state/verify.err" </dev/null
 }
 
-# usage: run_verify IMAGE   status 0 only if each of README.md's commands
+# usage: run_verify IMAGE   status 0 only if each of docs/supply-chain.md's commands
 # passes on IMAGE, the attestation's predicate being a CycloneDX SBOM with
 # components.
 run_verify() {
@@ -271,7 +271,7 @@ run_verify() {
 check_signatures() {
 	local t0=$EPOCHREALTIME tag command base="flask-uwsgi-base:${pythons%% *}"
 	for tag in "${promised[@]}"; do
-		run_verify "$image:$tag" || die "README.md's cosign commands fail on $image:$tag"
+		run_verify "$image:$tag" || die "docs/supply-chain.md's cosign commands fail on $image:$tag"
 	done
 	skopeo copy --quiet --dest-tls-verify=false "docker-daemon:$base" "docker://$unsigned" ||
 		die "pushing $base to $unsigned failed"
@@ -282,7 +282,7 @@ check_signatures() {
 			die "fails on the unsigned $unsigned, but not for want of a signature: $(tail -n 1 "$state/verify.err")"
 	done < <(readme_verify_commands)
 	timing[verification]="$(since "$t0")"
-	say "signature and SBOM attestation verified (README.md's commands) on ${#promised[@]} tags; both refused on the unsigned $unsigned"
+	say "signature and SBOM attestation verified (docs/supply-chain.md's commands) on ${#promised[@]} tags; both refused on the unsigned $unsigned"
 }
 
 # What the supply-chain steps add to the run: the jobs' own lines (sbom,

@@ -237,11 +237,10 @@ def test_local_run_changes_only_what_gitlab_alone_runs() -> None:
 
 
 def test_readme_documents_every_input_with_its_default() -> None:
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Using it in your CI") :]
-    section = section[: section.index("\n## ", 1)]
+    page = (ROOT / "docs" / "ci.md").read_text()
+    section = page[: page.index("\n## The project's own pipeline")]
     for name, definition in cp.inputs().items():
         default = str(definition["default"])
         row = re.search(rf"^\| `{name}` \| (.*?) \|", section, re.MULTILINE)
-        assert row, f"README's input table has no row for {name}"
+        assert row, f"docs/ci.md's input table has no row for {name}"
         assert (f"`{default}`" if default else "(empty)") in row[1], f"{name}: default {default!r} not in {row[1]!r}"

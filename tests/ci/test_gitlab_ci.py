@@ -584,10 +584,10 @@ def test_scan_findings_fails_on_a_missing_report(scan_folder: Path) -> None:
     assert result.stdout.startswith(f"{ALL_IMAGES[0]}: no readable scan report")
 
 
-# --------------------------------------------------------------- README's verify commands
+# --------------------------------------------------------------- docs/supply-chain.md's verify commands
 def readme_block(marker: str) -> str:
-    readme = (ROOT / "README.md").read_text()
-    return readme.split(f"<!-- {marker}: start -->", 1)[1].split(f"<!-- {marker}: end -->", 1)[0]
+    page = (ROOT / "docs" / "supply-chain.md").read_text()
+    return page.split(f"<!-- {marker}: start -->", 1)[1].split(f"<!-- {marker}: end -->", 1)[0]
 
 
 def test_readme_verify_commands_are_the_ones_ci_local_runs() -> None:
