@@ -95,16 +95,22 @@ RUN set -eux; \
 # group-writable app directories: the image then also runs under an arbitrary
 # --user (Docker and OpenShift give such a user gid 0). /app is writable so an
 # app can create its instance folder and SQLite file there without a chown in
-# the user's Dockerfile; COPY into /app keeps the directory's owner.
+# the user's Dockerfile; COPY into /app keeps the directory's owner. The
+# entrypoint and the dev image read the uid from FLASK_UWSGI_UID, and the
+# image's own files' places from FLASK_UWSGI_LIB and FLASK_UWSGI_ETC (the ini
+# files and supervisord's configuration too).
+ENV FLASK_UWSGI_UID=10001 \
+    FLASK_UWSGI_LIB=/usr/local/lib/flask-uwsgi \
+    FLASK_UWSGI_ETC=/etc/flask-uwsgi
 RUN set -eux; \
-    useradd --uid 10001 --gid 0 --home-dir /home/app --create-home --shell /usr/sbin/nologin app; \
-    install -d -m 0775 -o 10001 -g 0 /app /docker-entrypoint.d; \
+    useradd --uid "$FLASK_UWSGI_UID" --gid 0 --home-dir /home/app --create-home --shell /usr/sbin/nologin app; \
+    install -d -m 0775 -o "$FLASK_UWSGI_UID" -g 0 /app /docker-entrypoint.d; \
     chmod 0775 /home/app
 
 COPY --from=builder /opt/venv /opt/venv
-COPY uwsgi/uwsgi.ini uwsgi/http-router.ini uwsgi/http-direct.ini /etc/flask-uwsgi/
-COPY uwsgi/uwsgi_app_loader.py uwsgi/uwsgi_hot_reload.py /usr/local/lib/flask-uwsgi/python/
-COPY entrypoint/ /usr/local/lib/flask-uwsgi/
+COPY uwsgi/uwsgi.ini uwsgi/http-router.ini uwsgi/http-direct.ini ${FLASK_UWSGI_ETC}/
+COPY uwsgi/flask_uwsgi_env.py uwsgi/uwsgi_app_loader.py uwsgi/uwsgi_hot_reload.py ${FLASK_UWSGI_LIB}/python/
+COPY entrypoint/ ${FLASK_UWSGI_LIB}/
 
 # The app's environment comes first on PATH: python, pip and uwsgi are the venv's.
 # PIP_*: as in the builder, for the user's own `pip install` steps.
@@ -117,21 +123,23 @@ ENV PATH=/opt/venv/bin:$PATH \
     # The user the image runs as: a Dockerfile FROM it that switches to root
     # for a step switches back with `USER ${FLASK_UWSGI_USER}` (the dev image
     # sets 0: its entrypoint becomes the owner of /app).
-    FLASK_UWSGI_USER=10001
+    FLASK_UWSGI_USER=${FLASK_UWSGI_UID}
 
 # The entrypoint and health check on PATH, then a smoke test: a missing shared
 # library or a broken entrypoint fails the build, not the first container.
 RUN set -eux; \
-    ln -s /usr/local/lib/flask-uwsgi/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh; \
-    ln -s /usr/local/lib/flask-uwsgi/healthcheck.sh /usr/local/bin/flask-uwsgi-healthcheck; \
-    chmod 0755 /usr/local/lib/flask-uwsgi/*.sh; \
+    ln -s "$FLASK_UWSGI_LIB/docker-entrypoint.sh" /usr/local/bin/docker-entrypoint.sh; \
+    ln -s "$FLASK_UWSGI_LIB/healthcheck.sh" /usr/local/bin/flask-uwsgi-healthcheck; \
+    chmod 0755 "$FLASK_UWSGI_LIB"/*.sh; \
     if ldd /opt/venv/bin/uwsgi | grep 'not found'; then exit 1; fi; \
     uwsgi --version; \
     python -c 'import flask; print("flask", flask.__version__)'; \
     bash -n /usr/local/bin/docker-entrypoint.sh
 
 WORKDIR /app
-USER 10001
+# (numeric: FLASK_UWSGI_UID, above)
+# hadolint ignore=DL3066
+USER ${FLASK_UWSGI_UID}
 EXPOSE 8080
 
 # Any HTTP answer below 500 from the app means uWSGI and the app are serving.

@@ -12,7 +12,7 @@
 set -Eeo pipefail
 
 FLASK_UWSGI_LIB="${FLASK_UWSGI_LIB:-$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")}"
-FLASK_UWSGI_ETC="${FLASK_UWSGI_ETC:-/etc/flask-uwsgi}"
+FLASK_UWSGI_ETC="${FLASK_UWSGI_ETC:?the image sets it (Dockerfile)}"
 FLASK_UWSGI_DROPINS="${FLASK_UWSGI_DROPINS:-/docker-entrypoint.d}"
 FLASK_UWSGI_APP_INI="${FLASK_UWSGI_APP_INI:-/app/uwsgi.ini}"
 # The container's runtime files (the debug hub's, the drain's, uWSGI's
@@ -352,14 +352,15 @@ fu_drain_then_stop() {
 # FLASK_UWSGI_ARGS, one per line.
 # usage: fu_exec_supervisord [EXTRA_UWSGI_ARG...]
 fu_exec_supervisord() {
-	local arg
+	local arg mercy
 	for arg in "$@"; do
 		[[ "$arg" != *$'\n'* ]] || fu_die "uWSGI arguments must not contain newlines: \"$arg\""
 	done
 	FLASK_UWSGI_ARGS="$(printf '%s\n' "$@")"
 	# supervisord waits this long for uWSGI to stop (supervisord.conf): the
-	# drain, then a little more than uWSGI's 8 s worker-reload-mercy.
-	FLASK_UWSGI_STOP_WAIT=$((10#$STOP_DRAIN_SECONDS + 9))
+	# drain, then a second more than uwsgi.ini's worker-reload-mercy.
+	mercy="$(awk -F ' *= *' '$1 == "worker-reload-mercy" { print $2 }' "$FLASK_UWSGI_ETC/uwsgi.ini")"
+	FLASK_UWSGI_STOP_WAIT=$((10#$STOP_DRAIN_SECONDS + 10#${mercy:?uwsgi.ini sets no worker-reload-mercy} + 1))
 	export FLASK_UWSGI_ARGS FLASK_UWSGI_STOP_WAIT
 	fu_log "starting supervisord"
 	exec flask-uwsgi-supervisord -c "$FLASK_UWSGI_ETC/supervisord.conf"
@@ -428,14 +429,15 @@ fu_name_app_owner() {
 # hub and debugpy's adapter all run unprivileged, and nothing stays root.
 # Group 0 is kept beside the owner's group, so the image's files (group 0)
 # stay readable. A root-owned /app (nothing mounted, or a root-owned mount)
-# means the image's own user, 10001. Started as anyone else (docker run
+# means the image's own user (FLASK_UWSGI_UID). Started as anyone else (docker run
 # --user, Compose's user:), nothing changes.
 fu_become_app_owner() {
 	[ "$(id -u)" = 0 ] && fu_is_dev_image || return 0
 	local uid gid
 	uid="$(stat -c %u /app)" gid="$(stat -c %g /app)"
 	if [ "$uid" = 0 ]; then
-		uid=10001 gid=0
+		# shellcheck disable=SC2153 # the image's ENV (Dockerfile)
+		uid="$FLASK_UWSGI_UID" gid=0
 	fi
 	fu_name_app_owner "$uid" "$gid"
 	# A uid the image does not know has no home: the image user's is group-writable.

@@ -33,8 +33,10 @@ import os
 import signal
 import sys
 
-# supervisor is installed apart from the app's packages (see Dockerfile.dev).
-sys.path.insert(0, os.environ.get("FLASK_UWSGI_SUPERVISOR_LIB", "/usr/local/lib/flask-uwsgi/supervisor"))
+# supervisor is installed apart from the app's packages (see Dockerfile.dev);
+# outside the image (the tests), it is the environment's own.
+if "FLASK_UWSGI_LIB" in os.environ:
+    sys.path.insert(0, os.path.join(os.environ["FLASK_UWSGI_LIB"], "supervisor"))
 
 from supervisor import events
 from supervisor.medusa import asyncore_25 as asyncore

@@ -9,6 +9,8 @@ import os
 import sys
 from dataclasses import dataclass
 
+from flask_uwsgi_env import Environ, flag, get
+
 # Python 3.11+ warns about frozen modules under a debugger; pydevd's file
 # validation is what the warning is about. Set before debugpy is imported, and
 # inherited by its adapter process.
@@ -18,7 +20,6 @@ os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 # a worker this long for the hub (one port); both retry this often.
 RETRY_SECONDS = 60.0
 RETRY_INTERVAL = 0.5
-TRUE = {"1", "true", "yes", "on"}
 ONE_PORT = "one"  # the other mode: "per-worker"
 
 
@@ -30,13 +31,13 @@ class Settings:
     mode: str
 
 
-def settings(environ: os._Environ[str] | dict[str, str]) -> Settings:
+def settings(environ: Environ) -> Settings:
     """The debugger's settings from the environment."""
     return Settings(
-        host=environ.get("DEBUGPY_HOST") or "0.0.0.0",
-        port=int(environ.get("DEBUGPY_PORT") or 5678),
-        wait=(environ.get("DEBUGPY_WAIT") or "").strip().lower() in TRUE,
-        mode=(environ.get("DEBUGPY_PORTS") or ONE_PORT).strip().lower(),
+        host=get(environ, "DEBUGPY_HOST"),
+        port=int(get(environ, "DEBUGPY_PORT")),
+        wait=flag(environ, "DEBUGPY_WAIT"),
+        mode=get(environ, "DEBUGPY_PORTS").strip().lower(),
     )
 
 

@@ -37,10 +37,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import flask_uwsgi_env
+
 VARIABLE = "APP_MODULE"
-DEFAULT = "main:app"
-RELOAD_VARIABLE = "HOT_RELOAD"
-TRUE = {"1", "true", "yes", "on"}
 DEFAULT_CALLABLES = ("application", "app")
 # uWSGI's own exit status for "the app could not be loaded" (UWSGI_FAILED_APP_CODE).
 EXIT_NO_APP = 22
@@ -205,7 +204,7 @@ def error_app(summary: str, error: AppModuleError) -> Callable[..., Any]:
 
 
 def hot_reload(environ: os._Environ[str] | dict[str, str]) -> bool:
-    return (environ.get(RELOAD_VARIABLE) or "").strip().lower() in TRUE
+    return flask_uwsgi_env.flag(environ, "HOT_RELOAD")
 
 
 def draining(app: Callable[..., Any], health_path: str, flag: str) -> Callable[..., Any]:
@@ -257,7 +256,7 @@ def _default_sigchld_in_workers() -> None:
 
 
 def _application() -> Callable[..., Any]:
-    spec = os.environ.get(VARIABLE) or DEFAULT
+    spec = flask_uwsgi_env.get(os.environ, VARIABLE)
     reload = hot_reload(os.environ)
     started_ns = time.time_ns()  # for HOT_RELOAD: a file saved from now on may not be what was imported
     try:
@@ -280,10 +279,10 @@ def _application() -> Callable[..., Any]:
     debug = sys.modules.get("uwsgi_debugpy")
     if debug is not None:
         app = debug.debuggable(app)
-    if int(os.environ.get("STOP_DRAIN_SECONDS") or 0) > 0:
+    if int(flask_uwsgi_env.get(os.environ, "STOP_DRAIN_SECONDS")) > 0:
         # The entrypoint's flag file, in the runtime directory it exported.
         flag = os.path.join(os.environ["FLASK_UWSGI_RUN"], "draining")
-        app = draining(app, os.environ.get("HEALTHCHECK_PATH") or "/", flag)
+        app = draining(app, flask_uwsgi_env.get(os.environ, "HEALTHCHECK_PATH"), flag)
     return app
 
 

@@ -29,13 +29,13 @@ class Supervisord:
         conf = CONF.read_text()
         conf = conf.replace("/usr/local/bin/docker-entrypoint.sh uwsgi", command)
         conf = conf.replace("/tmp/supervisord.pid", str(tmp_path / "supervisord.pid"))  # noqa: S108
-        conf = conf.replace("/etc/flask-uwsgi/supervisor.d/*.conf", str(tmp_path / "*.conf"))
+        conf = conf.replace("%(ENV_FLASK_UWSGI_ETC)s/supervisor.d/*.conf", str(tmp_path / "*.conf"))
         (tmp_path / "supervisord.conf").write_text(conf)
         self.started = time.monotonic()
         self.process = subprocess.Popen(
             [*(launcher or [sys.executable, str(LAUNCHER)]), "-c", str(tmp_path / "supervisord.conf")],
             cwd=tmp_path,
-            # As the entrypoint sets it (no drain: 0 + 9 s).
+            # As the entrypoint sets it (no drain: 0 s, uwsgi.ini's 8 s mercy, 1 s).
             env={**os.environ, "FLASK_UWSGI_STOP_WAIT": "9"},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
