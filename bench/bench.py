@@ -13,7 +13,7 @@ Sections (BENCH_ONLY=a,b to run some; all by default):
             image's sizing rule comes from
   fronts    HTTP_MODE router and direct: slow clients, memory, processes
   debugger  the debugger's cost on each Python version: off, on with nobody
-            attached, attached as VS Code attaches (tests/dap.py: its default
+            attached, attached as VS Code attaches (tests/support/dap.py: its default
             exception filters, a child session per worker), no breakpoints
   start     image sizes, `docker run` to the first 200, `docker stop`, per version
   reload    HOT_RELOAD: a saved file to the first answer with the new code,
@@ -59,7 +59,7 @@ from docker.models.containers import Container
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tests.conftest import COMPOSE, DEFAULT_PYTHON, python_versions  # noqa: E402
-from tests.dap import Session  # noqa: E402  (the project's own DAP client)
+from tests.support.dap import Session  # noqa: E402  (the project's own DAP client)
 
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"

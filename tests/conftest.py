@@ -1,4 +1,4 @@
-"""Shared test settings: where the project is, and its Python versions."""
+"""Shared test settings: where the project is, its Python versions, the shared fixtures."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
+# The Docker fixtures (client, images, run, build, readable_dir), for every package.
+pytest_plugins = ["tests.support.fixtures"]
 # The pinned Compose v2 (make venv), called by its path: the user's Docker
 # configuration (~/.docker/cli-plugins) is left alone.
 COMPOSE = os.environ.get("COMPOSE") or str(ROOT / ".venv" / "bin" / "docker-compose")

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from tests.ci import component_pipeline as cp
 from tests.ci.test_gitlab_ci import gitlab_coverage, resolved
 from tests.ci.test_gitlab_ci import job as project_job
 from tests.conftest import DEFAULT_PYTHON, PYTHONS, ROOT
+from tests.support import component_pipeline as cp
 
 BIN = Path(sys.executable).parent
 APP_PIPELINE_FILE = cp.NOTES / ".gitlab-ci.yml"

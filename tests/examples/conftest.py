@@ -25,7 +25,7 @@ from docker.models.containers import Container
 from tests.conftest import COMPOSE, ROOT
 
 # The image tests' fixtures (images built once per run), for this folder too.
-from tests.images.conftest import DEV_IMAGE, PROD_IMAGE, Running, build, client, images, run  # noqa: F401
+from tests.support.containers import DEV_IMAGE, PROD_IMAGE, Running
 
 EXAMPLES = ROOT / "examples"
 HERE = Path(__file__).resolve().parent
@@ -126,7 +126,7 @@ class Stack:
 
 
 @pytest.fixture
-def stack(client: docker.DockerClient, images: dict[str, str]) -> Iterator[Callable[..., Stack]]:  # noqa: F811
+def stack(client: docker.DockerClient, images: dict[str, str]) -> Iterator[Callable[..., Stack]]:
     """stack(example, files=[...], **env): a started Compose project; removed afterwards.
 
     files=[] is what plain `docker compose up` reads (compose.yaml and

@@ -4,7 +4,7 @@ The images under test are pushed as the component's base images
 (<registry>/flask-uwsgi:<X.Y> and :<X.Y>-dev) into Debian's docker-registry,
 started on an ephemeral port of 127.0.0.1 with its data in a temporary folder,
 and always stopped. The example becomes an app's own repository (one commit),
-derived as tests/ci/component_pipeline.py explains (the component's address,
+derived as tests/support/component_pipeline.py explains (the component's address,
 base_image, and what only GitLab runs), and gitlab-ci-local runs its pipeline
 of a push to the default branch, in its shell executor: lint, test-image,
 test, build and release. Then the reports, the coverage of uWSGI's workers and
@@ -31,9 +31,9 @@ import docker
 import pytest
 from coverage import CoverageData
 
-from tests.ci import component_pipeline as cp
 from tests.conftest import ROOT
-from tests.images.conftest import Running, wait_for
+from tests.support import component_pipeline as cp
+from tests.support.containers import Running, wait_for
 
 GITLAB_CI_LOCAL = ROOT / "node_modules" / ".bin" / "gitlab-ci-local"
 REGISTRY = Path("/usr/bin/docker-registry")

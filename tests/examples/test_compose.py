@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.dap import PortSessions, Session
 from tests.examples.conftest import TEST_OVERRIDE, Stack
-from tests.images.conftest import every_worker_stops, http_get, wait_for, wait_served
+from tests.support.containers import every_worker_stops, http_get, wait_for, wait_served
+from tests.support.dap import PortSessions, Session
 
 StartStack = Callable[..., Stack]
 DEV_FILES = ["compose.yaml", "compose.override.yaml", str(TEST_OVERRIDE)]

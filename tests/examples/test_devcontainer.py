@@ -29,11 +29,11 @@ import docker
 import pytest
 
 from tests.conftest import COMPOSE, ROOT
-from tests.dap import Session
 from tests.examples.conftest import EXAMPLES, compose_down
 from tests.examples.test_compose import VIEWS
 from tests.examples.test_files import compose_config
-from tests.images.conftest import DEV_IMAGE, PROD_IMAGE, Running, http_get, published, wait_for, wait_served
+from tests.support.containers import DEV_IMAGE, PROD_IMAGE, Running, http_get, published, wait_for, wait_served
+from tests.support.dap import Session
 
 NAMES = sorted(p.name for p in EXAMPLES.iterdir() if (p / ".devcontainer").is_dir())
 DEVCONTAINER_CLI = ROOT / "node_modules" / ".bin" / "devcontainer"

@@ -20,14 +20,14 @@ import yaml
 
 from tests.conftest import ROOT
 from tests.examples.conftest import EXAMPLES
-from tests.images.conftest import PROD_IMAGE, Running, http_get
+from tests.support.containers import PROD_IMAGE, Running, http_get
 
 MANIFESTS = EXAMPLES / "notes" / "kubernetes"
 # The oldest and newest Kubernetes minors supported upstream on 2026-11-26
 # (1.34 reached end of life on 2026-10-27): https://kubernetes.io/releases/
 KUBERNETES_VERSIONS = ("1.35", "1.37")
 # The image's user, as the prod Dockerfile creates it.
-IMAGE_UID = int(re.search(r"useradd --uid (\d+)", (ROOT / "Dockerfile").read_text())[1])
+IMAGE_UID = int(re.search(r"FLASK_UWSGI_UID=(\d+)", (ROOT / "Dockerfile").read_text())[1])
 # Fields both levels may set; the container's value wins over the pod's.
 SHARED_SECURITY_FIELDS = ("runAsNonRoot", "runAsUser", "runAsGroup", "seccompProfile")
 # Fields only a container may set.

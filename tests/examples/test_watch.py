@@ -19,7 +19,7 @@ from tests.conftest import COMPOSE
 from tests.examples.conftest import EXAMPLES, Stack
 from tests.examples.test_compose import VIEWS
 from tests.examples.test_files import compose_config
-from tests.images.conftest import Running, wait_for, wait_served
+from tests.support.containers import Running, wait_for, wait_served
 
 NAMES = sorted(p.name for p in EXAMPLES.iterdir() if (p / "compose.watch.yaml").is_file())
 DEV = ["compose.yaml", "compose.override.yaml"]

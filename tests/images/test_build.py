@@ -11,7 +11,7 @@ import docker
 import pytest
 
 from tests.conftest import ROOT
-from tests.images.conftest import Running
+from tests.support.containers import Running
 
 Run = Callable[..., Running]
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.images.conftest import APPS, Running
+from tests.support.containers import APPS, Running
 
 Run = Callable[..., Running]
 

@@ -9,9 +9,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.dap import DAPClient, PortSessions, Session
-from tests.images.conftest import HELLO, Running, every_worker_stops, holds, http_get
-from tests.images.test_prod import listening_ports, process_table
+from tests.support.containers import HELLO, Running, every_worker_stops, holds, http_get, listening_ports, process_table
+from tests.support.dap import DAPClient, PortSessions, Session
 
 Run = Callable[..., Running]
 

@@ -17,8 +17,8 @@ import docker
 import pytest
 from docker.models.containers import Container
 
-from tests.dap import DAPError, PortSessions, Session, Stop
-from tests.images.conftest import APPS, Running, holds, http_get, remove_all, start_container, wait_for
+from tests.support.containers import APPS, Running, holds, http_get, remove_all, start_container, wait_for
+from tests.support.dap import DAPError, PortSessions, Session, Stop
 
 Run = Callable[..., Running]
 

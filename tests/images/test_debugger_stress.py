@@ -16,9 +16,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.dap import Session
-from tests.images.conftest import HELLO, Running, http_get, wait_for
 from tests.images.test_debugger import MAPPINGS, start_debug, worker_pids
+from tests.support.containers import HELLO, Running, http_get, wait_for
+from tests.support.dap import Session
 
 Run = Callable[..., Running]
 

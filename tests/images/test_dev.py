@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.images.conftest import APPS, Running, http_get
-from tests.images.test_prod import listening_ports, process_table
+from tests.support.containers import APPS, Running, http_get, listening_ports, process_table
 
 Run = Callable[..., Running]
 

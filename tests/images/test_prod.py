@@ -11,46 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.images.conftest import APPS, Running, http_get, wait_for
+from tests.support.containers import APPS, Running, http_get, listening_ports, process_table, wait_for
 
 Run = Callable[..., Running]
-
-
-def listening_ports(running: Running) -> set[int]:
-    """TCP ports listening beyond loopback inside the container (no netstat in the image).
-
-    Loopback listeners are left out: debugpy's adapter talks to its worker on one.
-    """
-    status, out = running.exec("cat", "/proc/net/tcp", "/proc/net/tcp6")
-    assert status == 0, out
-    loopback = {"0100007F", "00000000000000000000000001000000"}
-    ports = set()
-    for line in out.splitlines():
-        fields = line.split()
-        if len(fields) > 3 and fields[3] == "0A":  # TCP_LISTEN
-            address, port = fields[1].rsplit(":", 1)
-            if address not in loopback:
-                ports.add(int(port, 16))
-    return ports
-
-
-def process_table(running: Running) -> list[tuple[int, int, str]]:
-    """(pid, uid, command line) of every process in the container."""
-    script = (
-        "for d in /proc/[0-9]*; do "
-        'printf "%s %s %s\\n" "${d#/proc/}" "$(awk \'/^Uid:/{print $2}\' $d/status)" '
-        "\"$(tr '\\0' ' ' < $d/cmdline)\"; done 2>/dev/null"
-    )
-    # As the image's user: on the dev image `docker exec` is root, and this
-    # script's own processes are not the container's.
-    status, out = running.exec("bash", "-c", script, user="10001")
-    assert status == 0, out
-    rows = []
-    for line in out.splitlines():
-        pid, uid, *cmd = line.split(" ", 2)
-        if uid:  # else the process ended while the script read it
-            rows.append((int(pid), int(uid), " ".join(cmd).strip()))
-    return rows
 
 
 def test_serves_the_example(run: Run) -> None:

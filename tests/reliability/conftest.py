@@ -17,7 +17,6 @@ import pytest
 
 # The image tests' fixtures, re-exported so pytest finds them for this folder too.
 from tests.conftest import ROOT
-from tests.images.conftest import build, client, images, readable_dir, run  # noqa: F401
 
 HERE = Path(__file__).resolve().parent
 # bench/report.lua prints wrk's totals, error counts and non-2xx count as JSON.

@@ -13,8 +13,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from tests.images.conftest import APPS, HELLO, Running
 from tests.reliability.conftest import HERE
+from tests.support.containers import APPS, HELLO, Running
 
 Run = Callable[..., Running]
 BAD_APPS = HERE / "apps"

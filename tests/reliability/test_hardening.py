@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.images.conftest import Running
+from tests.support.containers import Running
 
 Run = Callable[..., Running]
 # /tmp is the one place uWSGI writes (request bodies over 64 KiB).

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.images.conftest import Running, wait_for
 from tests.reliability.conftest import HERE
+from tests.support.containers import Running, wait_for
 
 Run = Callable[..., Running]
 ABUSE = HERE / "apps" / "abuse"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.images.conftest import Running
 from tests.reliability.conftest import wrk
+from tests.support.containers import Running
 
 Run = Callable[..., Running]
 SECONDS = int(os.environ.get("RELIABILITY_LOAD_SECONDS", "30"))

@@ -7,8 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.images.conftest import APPS, Running, http_get, wait_for
-from tests.images.test_prod import process_table
+from tests.support.containers import APPS, Running, http_get, process_table, wait_for
 
 Run = Callable[..., Running]
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.images.conftest import APPS, Running, wait_for
 from tests.reliability.conftest import wrk
+from tests.support.containers import APPS, Running, wait_for
 
 Run = Callable[..., Running]
 CLIENTS = 20

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.images.conftest import APPS, Running, http_get, wait_for
+from tests.support.containers import APPS, Running, http_get, wait_for
 
 Run = Callable[..., Running]
 IN_FLIGHT = 20

@@ -15,7 +15,7 @@ import pytest
 import uwsgi_app_loader as loader
 import uwsgi_hot_reload
 
-from tests.images.conftest import holds, wait_for
+from tests.support.containers import holds, wait_for
 
 
 def touch_later(path: Path) -> None:

@@ -1,0 +1,1 @@
+"""What the test packages share: containers, fixtures, the DAP client, the component pipeline."""
