@@ -1,0 +1,145 @@
+"""make bench: the results as markdown, in bench/results and docs/performance.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from common import MARK_END, MARK_START, PAGE, RESULTS, WORKLOADS, log
+
+
+def fmt(s: dict[str, Any], spec: str = ".0f", unit: str = "") -> str:
+    return f"{format(s['median'], spec)}{unit} ({format(s['min'], spec)}-{format(s['max'], spec)})"
+
+
+def render(results: dict[str, Any]) -> str:
+    m, cfg = results["machine"], results["settings"]
+    lines = [
+        f"Measured {results['date']} on {m['nproc']} CPUs ({m['cpu_model']}), Linux {m['kernel']}, "
+        f"Docker {m['docker']}, "
+        f"{m['other_containers']} other container(s) running; load average {m['load_average']:.2f} at the start. "
+        f"Versions: {results['versions']}. Medians, min-max in brackets; ratios are taken within a round.",
+        "",
+    ]
+    if "load" in results:
+        load = results["load"]
+        lines += [
+            f"**Throughput** (wrk in the server's network namespace, 1 thread, {cfg['connections']} connections, "
+            f"{cfg['duration']} s after {cfg['warmup']} s of warm-up, {cfg['rounds']} rounds, candidates interleaved; "
+            "servers may use both CPUs): requests/s, p50 and p99 latency.",
+            "",
+            "| server | `/` req/s | p50 ms | p99 ms | `/io` (20 ms wait) req/s | p50 ms | p99 ms | errors |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for name, info in load["candidates"].items():
+            cpu, io = load["cpu"][name], load["io"][name]
+            lines.append(
+                f"| {info['title']} | {fmt(cpu['rps'])} | {fmt(cpu['p50_ms'], '.1f')} | {fmt(cpu['p99_ms'], '.1f')} "
+                f"| {fmt(io['rps'])} | {fmt(io['p50_ms'], '.1f')} | {fmt(io['p99_ms'], '.1f')} "
+                f"| {cpu['errors'] + io['errors']} |"
+            )
+        lines += ["", "| ratio of requests/s | `/` | `/io` |", "| --- | --- | --- |"]
+        for key in load["cpu"]["ratios"]:
+            cpu, io = load["cpu"]["ratios"][key], load["io"]["ratios"][key]
+            label = key.replace(
+                "best-bare", f"best bare ({load['cpu']['best-bare']['name']} / {load['io']['best-bare']['name']})"
+            )
+            lines.append(f"| {label} | {fmt(cpu, '.2f')} | {fmt(io, '.2f')} |")
+        tw = [t for n in load["candidates"] for w in WORKLOADS for t in load[w][n]["time_wait"]]
+        lines += [
+            "",
+            f"Host TIME_WAIT sockets, before and after each run: {min(t['host'][0] for t in tw)}-"
+            f"{max(t['host'][1] for t in tw)} (the load never crosses docker-proxy).",
+            "",
+        ]
+    if "sizing" in results:
+        lines += ["**Sizing**: the prod image limited to 1 and 2 CPUs (`--cpus`), requests/s.", ""]
+        lines += ["| CPUs | processes x threads | `/` | `/io` (20 ms wait) |", "| --- | --- | --- | --- |"]
+        for cpus, views in results["sizing"].items():
+            for name, entry in views["cpu"].items():
+                io = views["io"][name]["rps"]
+                lines.append(f"| {cpus} | {entry['title']} | {fmt(entry['rps'])} | {fmt(io)} |")
+        lines.append("")
+    if "fronts" in results:
+        lines += [
+            "**Fronts**: 64 connections dripping a header line every 2 s for 10 s, while one client sends GET / on "
+            "new connections (through a published port); memory and processes of the idle container.",
+            "",
+            "| front | answered | failed | p99 ms | memory MB | processes |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for front in results["fronts"].values():
+            slow = front["slow_clients"]
+            p99 = f"{slow['p99_ms']:.0f}" if slow["p99_ms"] is not None else "-"
+            lines.append(
+                f"| {front['title']} | {slow['answered']} | {slow['failed']} | {p99} "
+                f"| {front['memory_mb']:.0f} | {front['processes']} |"
+            )
+        lines.append("")
+    if "debugger" in results:
+        lines += [
+            "**Debugger** (dev image, 2 workers, no request log, `/`): requests/s as a share of the debugger off.",
+            "",
+            "| Python | off req/s | on, nobody attached | attached as VS Code attaches, no breakpoints |",
+            "| --- | --- | --- | --- |",
+        ]
+        for python, d in results["debugger"].items():
+            lines.append(
+                f"| {python} | {fmt(d['rps']['off'])} | {fmt(d['idle/off'], '.2f')} | {fmt(d['attached/off'], '.2f')} |"
+            )
+        lines.append("")
+    if "start" in results:
+        lines += [
+            "**Images**: size, `docker run` to the first 200, idle `docker stop` (exit status).",
+            "",
+            "| Python | prod MB | dev MB | prod start s | dev start s | dev, debugger on, start s "
+            "| prod stop s | dev stop s |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for python, s in results["start"].items():
+            lines.append(
+                f"| {python} | {s['prod_mb']:.1f} | {s['dev_mb']:.1f} | {fmt(s['prod']['start'], '.2f')} "
+                f"| {fmt(s['dev']['start'], '.2f')} | {fmt(s['dev-debug']['start'], '.2f')} "
+                f"| {fmt(s['prod']['stop'], '.2f')} {s['prod']['exit_codes']} | {fmt(s['dev']['stop'], '.2f')} "
+                f"{s['dev']['exit_codes']} |"
+            )
+        lines.append("")
+    if "reload" in results:
+        lines += [
+            "**Hot reload**: a saved file to the first answer with the new code (dev image, debugger on, 2 workers).",
+            "",
+        ]
+        lines += ["| path | median s | p90 s | min-max s |", "| --- | --- | --- | --- |"]
+        for path, s in results["reload"].items():
+            lines.append(f"| {path} | {s['median']:.2f} | {s['p90']:.2f} | {s['min']:.2f}-{s['max']:.2f} |")
+        lines.append("")
+    if "attach" in results:
+        a = results["attach"]
+        lines += [
+            f"**Debugging**: DAP connect to a hit breakpoint {fmt(a['breakpoint'], '.2f', ' s')}; "
+            f"rebuild of a user image after a one-line edit {fmt(a['rebuild'], '.2f', ' s')}.",
+            "",
+        ]
+    if "load" in results:
+        lines += [
+            "Commands: " + "; ".join(f"{i['title']}: `{i['command']}`" for i in results["load"]["candidates"].values())
+        ]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def update_page(markdown: str) -> bool:
+    text = PAGE.read_text()
+    if MARK_START not in text or MARK_END not in text:
+        return False
+    head, rest = text.split(MARK_START, 1)
+    _, tail = rest.split(MARK_END, 1)
+    PAGE.write_text(f"{head}{MARK_START}\n{markdown}{MARK_END}{tail}")
+    return True
+
+
+def publish(results: dict[str, Any]) -> None:
+    markdown = render(results)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.md").write_text(markdown)
+    updated = update_page(markdown)
+    log("docs/performance.md updated" if updated else "docs/performance.md has no bench markers: not updated")
+    print(markdown)

@@ -1,0 +1,356 @@
+"""make bench: the sections, each a set of measurements (see bench.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import docker
+from common import APP, COMPOSE, GUNICORN_IMAGE, HELLO, WORKLOADS, Session, Settings, images, log, summary
+from docker.models.containers import Container
+from servers import Box, Candidate, digest, hub_ready, port_of, ratio, rounds, status_inside, wait_until
+
+GRID = [(2, 1), (2, 4), (4, 1), (4, 2)]
+# The router without keep-alive closes each connection: the app says so, as http-socket does.
+NO_KEEPALIVE = {"UWSGI_HTTP_KEEPALIVE": "0", "UWSGI_ADD_HEADER": "Connection: close"}
+
+
+def bare(processes: int, threads: int, cpus: float | None = None, image: str = "flask-uwsgi:latest") -> Candidate:
+    command = ["--http-socket", ":8080", "--add-header", "Connection: close", "--master", "--disable-logging"]
+    command += ["--processes", str(processes), "--threads", str(threads), "--enable-threads", "--thunder-lock", *APP]
+    return Candidate(
+        f"bare-{processes}x{threads}",
+        f"bare uWSGI http-socket, {processes} x {threads}",
+        image,
+        entrypoint=["uwsgi"],
+        command=command,
+        cpus=cpus,
+    )
+
+
+def load_candidates(prod: str, dev: str) -> list[Candidate]:
+    gunicorn = ["--bind", "0.0.0.0:8080", "--workers", "2", "--threads", "4", "--worker-class", "gthread"]
+    gunicorn += ["--chdir", "/app", "benchapp:create_app()"]
+    # The dev candidates: 2 workers (debug mode's default is 1) and no request log, as prod.
+    quiet_dev = {"ACCESS_LOG": "0", "UWSGI_PROCESSES": "2"}
+    debug = {**quiet_dev, "DEBUGPY_ENABLE": "1"}
+    return [
+        Candidate("prod", "flask-uwsgi prod, its defaults", prod),
+        Candidate("prod-log", "prod, every request logged (ACCESS_LOG=1)", prod, {"ACCESS_LOG": "1"}),
+        Candidate("prod-direct", "prod, HTTP_MODE=direct", prod, {"HTTP_MODE": "direct"}),
+        Candidate("prod-router-close", "prod, router without keep-alive", prod, NO_KEEPALIVE),
+        *(bare(p, t, image=prod) for p, t in GRID),
+        Candidate(
+            "gunicorn",
+            "gunicorn gthread 2 x 4, no access log (its default)",
+            GUNICORN_IMAGE,
+            {},
+            ["gunicorn"],
+            gunicorn,
+        ),
+        Candidate(
+            "gunicorn-log",
+            "gunicorn gthread 2 x 4, --access-logfile -",
+            GUNICORN_IMAGE,
+            {},
+            ["gunicorn"],
+            [*gunicorn, "--access-logfile", "-"],
+        ),
+        Candidate("dev-off", "dev, debugger off", dev, quiet_dev),
+        Candidate("dev-idle", "dev, DEBUGPY_ENABLE=1, nobody attached", dev, debug),
+        Candidate("dev-attached", "dev, attached as VS Code attaches, no breakpoints", dev, debug, attach=True),
+    ]
+
+
+def section_load(box: Box, settings: Settings, prod: str, dev: str) -> dict[str, Any]:
+    candidates = load_candidates(prod, dev)
+    runs = rounds(box, settings, candidates, list(WORKLOADS), settings.rounds)
+    out: dict[str, Any] = {"candidates": {c.name: {"title": c.title, "command": c.describe()} for c in candidates}}
+    for workload in WORKLOADS:
+        table = {c.name: digest(runs[c.name][workload]) for c in candidates}
+        best = max((f"bare-{p}x{t}" for p, t in GRID), key=lambda n: table[n]["rps"]["median"])
+        table["best-bare"] = {"name": best}
+        comparisons = {
+            "prod/gunicorn": ("prod", "gunicorn"),
+            "prod/best-bare": ("prod", best),
+            "prod-log/prod": ("prod-log", "prod"),
+            "prod-direct/prod": ("prod-direct", "prod"),
+            "prod-router-close/prod": ("prod-router-close", "prod"),
+            "gunicorn-log/gunicorn": ("gunicorn-log", "gunicorn"),
+            "dev-idle/dev-off": ("dev-idle", "dev-off"),
+            "dev-attached/dev-off": ("dev-attached", "dev-off"),
+        }
+        table["ratios"] = {key: ratio(runs, a, b, workload) for key, (a, b) in comparisons.items()}
+        out[workload] = table
+    return out
+
+
+def section_sizing(box: Box, settings: Settings, prod: str) -> dict[str, Any]:
+    """The prod image (router) at 1 and 2 CPUs with processes x threads chosen by hand, and at its defaults."""
+    out: dict[str, Any] = {}
+    for cpus in (1, 2):
+        grid = [(cpus, 1), (cpus, 2), (cpus, 4), (cpus, 8), (2 * cpus, 1), (2 * cpus, 4), (4 * cpus, 1)]
+        candidates = [Candidate(f"{cpus}cpu-default", f"prod defaults ({2 * cpus} x 4)", prod, cpus=cpus)]
+        candidates += [
+            Candidate(
+                f"{cpus}cpu-{p}x{t}",
+                f"{p} x {t}",
+                prod,
+                {"UWSGI_PROCESSES": str(p), "UWSGI_THREADS": str(t)},
+                cpus=cpus,
+            )
+            for p, t in grid
+        ]
+        runs = rounds(box, settings, candidates, list(WORKLOADS), max(1, settings.rounds - 1))
+        out[str(cpus)] = {
+            workload: {c.name: {"title": c.title, **digest(runs[c.name][workload])} for c in candidates}
+            for workload in WORKLOADS
+        }
+    return out
+
+
+def slow_clients(container: Container, count: int = 64, seconds: int = 10) -> dict[str, Any]:
+    """``count`` connections dripping a header line every 2 s while a client sends GET / on new connections."""
+    port = port_of(container, 8080)
+    slow = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(count)]
+    results: list[tuple[bool, float]] = []
+    stop = threading.Event()
+
+    def legitimate() -> None:
+        while not stop.is_set():
+            began = time.monotonic()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+                    ok = response.status == 200
+            except OSError:
+                ok = False
+            results.append((ok, time.monotonic() - began))
+
+    try:
+        for sock in slow:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\n")
+        client = threading.Thread(target=legitimate, daemon=True)
+        client.start()
+        for line in range(seconds // 2):
+            for sock in slow:
+                with contextlib.suppress(OSError):
+                    sock.sendall(b"X-Drip-%d: x\r\n" % line)
+            time.sleep(2)
+        stop.set()
+        client.join(10)
+    finally:
+        for sock in slow:
+            sock.close()
+    latencies = sorted(seconds for _, seconds in results)
+    return {
+        "answered": sum(ok for ok, _ in results),
+        "failed": sum(not ok for ok, _ in results),
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000 if latencies else None,
+    }
+
+
+def section_fronts(box: Box, prod: str) -> dict[str, Any]:
+    fronts = [
+        Candidate("router", "HTTP_MODE=router (default)", prod),
+        Candidate("router-close", "router without keep-alive", prod, NO_KEEPALIVE),
+        Candidate("direct", "HTTP_MODE=direct", prod, {"HTTP_MODE": "direct"}),
+        Candidate(
+            "direct-timeout-1", "direct, socket-timeout 1 s", prod, {"HTTP_MODE": "direct", "UWSGI_SOCKET_TIMEOUT": "1"}
+        ),
+    ]
+    out = {}
+    for front in fronts:
+        log(f"fronts: {front.name}")
+        container = box.run(front, ports=(8080,))
+        try:
+            wait_until(lambda c=container: status_inside(c) == 200, 60, f"a 200 from {front.name}", container)
+            stats = container.stats(stream=False)
+            out[front.name] = {
+                "title": front.title,
+                "memory_mb": stats["memory_stats"]["usage"] / 1e6,
+                "processes": len(container.top()["Processes"]),
+                "slow_clients": slow_clients(container),
+            }
+        finally:
+            box.remove(container)
+    return out
+
+
+def section_debugger(box: Box, settings: Settings, pythons: list[str]) -> dict[str, Any]:
+    out = {}
+    for python in pythons:
+        _, dev = images(python)
+        quiet = {"ACCESS_LOG": "0", "UWSGI_PROCESSES": "2"}
+        debug = {**quiet, "DEBUGPY_ENABLE": "1"}
+        candidates = [
+            Candidate("off", "debugger off", dev, quiet),
+            Candidate("idle", "on, nobody attached", dev, debug),
+            Candidate("attached", "attached as VS Code attaches, no breakpoints", dev, debug, attach=True),
+        ]
+        runs = rounds(box, settings, candidates, ["cpu"], max(2, settings.rounds - 1))
+        out[python] = {
+            "rps": {c.name: summary([r["rps"] for r in runs[c.name]["cpu"]]) for c in candidates},
+            "idle/off": ratio(runs, "idle", "off", "cpu"),
+            "attached/off": ratio(runs, "attached", "off", "cpu"),
+        }
+    return out
+
+
+def section_start(box: Box, pythons: list[str], repeat: int = 5) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for python in pythons:
+        prod, dev = images(python)
+        sizes = {name: box.client.images.get(name).attrs["Size"] for name in (prod, dev)}
+        result: dict[str, Any] = {"prod_mb": sizes[prod] / 1e6, "dev_mb": sizes[dev] / 1e6}
+        variants = [("prod", prod, {}), ("dev", dev, {}), ("dev-debug", dev, {"DEBUGPY_ENABLE": "1"})]
+        for name, image, env in variants:
+            starts, stops, codes = [], [], []
+            for _ in range(repeat):
+                began = time.monotonic()
+                container = box.run(Candidate(name, name, image, env), app=HELLO)
+                wait_until(lambda c=container: status_inside(c) == 200, 60, f"a 200 from {image}", container)
+                starts.append(time.monotonic() - began)
+                began = time.monotonic()
+                container.stop(timeout=10)
+                stops.append(time.monotonic() - began)
+                container.reload()
+                codes.append(container.attrs["State"]["ExitCode"])
+                box.remove(container)
+            result[name] = {"start": summary(starts), "stop": summary(stops), "exit_codes": sorted(set(codes))}
+        out[python] = result
+        log(f"start: Python {python} done")
+    return out
+
+
+def copy_of(example: Path) -> Path:
+    """A copy of an example, readable and writable by any container user."""
+    copy = Path(tempfile.mkdtemp(prefix="flask-uwsgi-bench-"))
+    shutil.copytree(example, copy, dirs_exist_ok=True)
+    for path in [copy, *copy.rglob("*")]:
+        path.chmod(0o777 if path.is_dir() else 0o666)
+    return copy
+
+
+def shows(url: str, text: str) -> bool:
+    """Whether GET url answers with ``text`` in its body (connection errors: not yet)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (127.0.0.1 only)
+            return text in response.read().decode()
+    except OSError:
+        return False
+
+
+def edits(source: Path, url: Callable[[], str], count: int) -> list[float]:
+    """Seconds from saving an edited view to the first answer that shows it."""
+    main = source / "main.py"
+    seconds = []
+    for number in range(count):
+        time.sleep(1)  # (between edits: not part of what is measured)
+        marker = f"edit {number} {time.time()}"
+        text = re.sub(r'greeting = f"[^"]*"', f'greeting = f"{marker}"', main.read_text())
+        saved = time.monotonic()
+        main.write_text(text)
+        wait_until(lambda marker=marker: shows(url(), marker), 30, "the edited view")
+        seconds.append(time.monotonic() - saved)
+    return seconds
+
+
+def section_reload(box: Box, dev: str, prod: str, count: int = 10) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    source = copy_of(HELLO)
+    try:
+        env = {"HOT_RELOAD": "1", "DEBUGPY_ENABLE": "1", "UWSGI_PROCESSES": "2"}
+        container = box.run(Candidate("reload", "reload", dev, env), app=source, ports=(8080,))
+        port = port_of(container, 8080)
+        wait_until(lambda: status_inside(container) == 200, 60, "the dev container", container)
+        out["bind mount"] = summary(edits(source, lambda: f"http://127.0.0.1:{port}/", count))
+        box.remove(container)
+    finally:
+        shutil.rmtree(source, ignore_errors=True)
+    watch_file = HELLO / "compose.watch.yaml"
+    if watch_file.exists():
+        out["compose watch"] = summary(compose_watch_edits(dev, prod, count))
+    return out
+
+
+def compose_watch_edits(dev: str, prod: str, count: int) -> list[float]:
+    source = copy_of(HELLO)
+    project = f"flask-uwsgi-bench-{os.getpid()}"
+    files = ["-f", "compose.yaml", "-f", "compose.override.yaml", "-f", "compose.watch.yaml"]
+    env = {**os.environ, "FLASK_UWSGI_IMAGE": prod, "FLASK_UWSGI_DEV_IMAGE": dev, "HTTP_PORT": "", "DEBUG_PORTS": ""}
+    compose = [COMPOSE, "-p", project, *files]
+    watch = subprocess.Popen(
+        [*compose, "watch"], cwd=source, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
+    try:
+
+        def url() -> str:
+            out = subprocess.run([*compose, "port", "web", "8080"], cwd=source, env=env, capture_output=True, text=True)
+            return f"http://{out.stdout.strip()}/"
+
+        address = wait_until(lambda: url() if "127.0.0.1:" in url() else None, 120, "the watched stack")
+        wait_until(lambda: shows(address, "Hello"), 60, "the watched app")
+        return edits(source, lambda: address, count)
+    finally:
+        watch.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            watch.wait(30)
+        subprocess.run([*compose, "down", "-v", "-t", "0"], cwd=source, env=env, capture_output=True)
+        shutil.rmtree(source, ignore_errors=True)
+
+
+def section_attach(box: Box, prod: str, dev: str, repeat: int = 5) -> dict[str, Any]:
+    main = HELLO / "main.py"
+    line = next(n for n, text in enumerate(main.read_text().splitlines(), 1) if "return {" in text)
+    mappings = [{"localRoot": str(HELLO), "remoteRoot": "/app"}]
+    seconds = []
+    for _ in range(repeat):
+        container = box.run(Candidate("attach", "attach", dev, {"DEBUGPY_ENABLE": "1"}), app=HELLO, ports=(8080, 5678))
+        wait_until(lambda c=container: status_inside(c) == 200, 60, "the dev container", container)
+        wait_until(lambda c=container: hub_ready(c, 1), 60, "the debug hub", container)
+        url = f"http://127.0.0.1:{port_of(container, 8080)}/"
+        began = time.monotonic()
+        with Session("127.0.0.1", port_of(container, 5678), mappings, {str(main): [line]}) as session:
+            session.wait_joined(60)
+            request = threading.Thread(target=urllib.request.urlopen, args=(url,), kwargs={"timeout": 60}, daemon=True)
+            request.start()
+            dap, stopped = session.wait_stop(60)
+            seconds.append(time.monotonic() - began)
+            dap.request("continue", {"threadId": stopped["threadId"]})
+            request.join(30)
+        box.remove(container)
+    return {"breakpoint": summary(seconds), "rebuild": rebuild(box, prod, repeat)}
+
+
+def rebuild(box: Box, prod: str, repeat: int) -> dict[str, Any]:
+    """Seconds to rebuild examples/hello's image after a one-line edit (classic builder)."""
+    source = copy_of(HELLO)
+    tag = "flask-uwsgi-bench-rebuild:latest"
+    seconds = []
+    try:
+        command = ["docker", "build", "-q", "--build-arg", f"FLASK_UWSGI_IMAGE={prod}", "-t", tag, "."]
+        env = {**os.environ, "DOCKER_BUILDKIT": "0"}
+        subprocess.run(command, cwd=source, env=env, check=True, capture_output=True)
+        main = source / "main.py"
+        for number in range(repeat):
+            main.write_text(main.read_text() + f"\n# edit {number}\n")
+            began = time.monotonic()
+            subprocess.run(command, cwd=source, env=env, check=True, capture_output=True)
+            seconds.append(time.monotonic() - began)
+    finally:
+        with contextlib.suppress(docker.errors.APIError):
+            box.client.images.remove(tag, force=True)
+        shutil.rmtree(source, ignore_errors=True)
+    return summary(seconds)
