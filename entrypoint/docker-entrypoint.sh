@@ -5,10 +5,10 @@
 #   docker run IMAGE --opt value ...    the same, with extra uWSGI options
 #   docker run IMAGE any command        run that command instead of the server
 #
-# Serving is: validate every variable (env.sh documents them), run the
-# /docker-entrypoint.d/ drop-ins and the prestart script, then exec uWSGI on
-# its layered configuration. On the dev image supervisord takes PID 1 and
-# starts uWSGI through this same script (FLASK_UWSGI_SUPERVISED=1).
+# Serving is one pass: validate every variable (env.sh documents them), run
+# the /docker-entrypoint.d/ drop-ins and the prestart script, work out uWSGI's
+# command line (its layered configuration), then exec uWSGI. On the dev image
+# supervisord takes PID 1 and starts that same command line itself.
 set -Eeo pipefail
 
 FLASK_UWSGI_LIB="${FLASK_UWSGI_LIB:-$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")}"
@@ -304,85 +304,32 @@ fu_uwsgi_command() {
 	fi
 }
 
-# usage: fu_exec_uwsgi [EXTRA_UWSGI_ARG...]
-fu_exec_uwsgi() {
-	fu_uwsgi_command "$@"
-	fu_log "$FU_SIZING, HTTP_MODE=$HTTP_MODE; starting: ${FU_UWSGI[*]}"
-	if ((10#$STOP_DRAIN_SECONDS > 0)); then
-		fu_run_draining_uwsgi
-	fi
-	exec "${FU_UWSGI[@]}"
-}
-
-# STOP_DRAIN_SECONDS > 0: this shell stays uWSGI's parent to give SIGTERM its
-# drain first (uWSGI itself stops at once): the flag file makes the health
-# path answer 503 (uwsgi_app_loader.py) and the health check fail, uWSGI
-# serves on, then it gets the SIGTERM it maps to a graceful stop. Other
-# signals are passed on as they come. Exits with uWSGI's status.
-fu_run_draining_uwsgi() {
-	local pid signal status
-	"${FU_UWSGI[@]}" &
-	pid=$!
-	# shellcheck disable=SC2064 # the pid is fixed now
-	trap "fu_drain_then_stop $pid" TERM
-	for signal in HUP INT QUIT USR1 USR2 WINCH; do
-		# shellcheck disable=SC2064
-		trap "kill -$signal $pid 2>/dev/null" "$signal"
-	done
-	# wait returns early for each trapped signal; the last one gives uWSGI's status.
-	while :; do
-		status=0
-		wait "$pid" || status=$?
-		kill -0 "$pid" 2>/dev/null || break
-	done
-	exit "$status"
-}
-
-fu_drain_then_stop() {
-	local pid="$1"
-	: >"$FLASK_UWSGI_RUN/draining"
-	fu_log "SIGTERM: draining for $STOP_DRAIN_SECONDS s (GET $HEALTHCHECK_PATH answers 503), then stopping gracefully"
-	sleep "$STOP_DRAIN_SECONDS" &
-	wait "$!" || :
-	kill -TERM "$pid" 2>/dev/null || :
-}
-
-# Dev image: supervisord becomes PID 1 and starts uWSGI through this script
-# again (see supervisor/supervisord.conf); extra arguments travel in
-# FLASK_UWSGI_ARGS, one per line.
-# usage: fu_exec_supervisord [EXTRA_UWSGI_ARG...]
+# Dev image: supervisord becomes PID 1 and runs FU_UWSGI, which it reads,
+# quoted, from FLASK_UWSGI_COMMAND (supervisor/supervisord.conf).
 fu_exec_supervisord() {
 	local arg mercy
-	for arg in "$@"; do
-		[[ "$arg" != *$'\n'* ]] || fu_die "uWSGI arguments must not contain newlines: \"$arg\""
+	FLASK_UWSGI_COMMAND=""
+	for arg in "${FU_UWSGI[@]}"; do
+		# supervisord splits the command as Python's shlex does: plain
+		# single-quoting, which knows no control characters.
+		[[ "$arg" != *[[:cntrl:]]* ]] || fu_die "uWSGI arguments must not contain control characters (a newline, a tab): \"$arg\""
+		# shellcheck disable=SC2089 # the quotes are for supervisord, not bash
+		FLASK_UWSGI_COMMAND+="'${arg//\'/\'\\\'\'}' "
 	done
-	FLASK_UWSGI_ARGS="$(printf '%s\n' "$@")"
 	# supervisord waits this long for uWSGI to stop (supervisord.conf): the
 	# drain, then a second more than uwsgi.ini's worker-reload-mercy.
 	mercy="$(awk -F ' *= *' '$1 == "worker-reload-mercy" { print $2 }' "$FLASK_UWSGI_ETC/uwsgi.ini")"
 	FLASK_UWSGI_STOP_WAIT=$((10#$STOP_DRAIN_SECONDS + 10#${mercy:?uwsgi.ini sets no worker-reload-mercy} + 1))
-	export FLASK_UWSGI_ARGS FLASK_UWSGI_STOP_WAIT
+	# shellcheck disable=SC2090 # (the same)
+	export FLASK_UWSGI_COMMAND FLASK_UWSGI_STOP_WAIT
 	fu_log "starting supervisord"
 	exec flask-uwsgi-supervisord -c "$FLASK_UWSGI_ETC/supervisord.conf"
-}
-
-# The program supervisord runs: the hooks already ran in PID 1.
-fu_exec_supervised_uwsgi() {
-	local extra=()
-	if [ -n "${FLASK_UWSGI_ARGS:-}" ]; then
-		mapfile -t extra <<<"$FLASK_UWSGI_ARGS"
-	fi
-	unset FLASK_UWSGI_ARGS FLASK_UWSGI_SUPERVISED
-	fu_exec_uwsgi "${extra[@]}"
 }
 
 # The boot sequence.
 # usage: fu_serve [EXTRA_UWSGI_ARG...]
 fu_serve() {
 	fu_validate
-	if [ -n "${FLASK_UWSGI_SUPERVISED:-}" ]; then
-		fu_exec_supervised_uwsgi
-	fi
 	fu_prepare_run_dir
 	fu_run_dropins
 	fu_run_prestart
@@ -390,10 +337,16 @@ fu_serve() {
 		# A sourced drop-in may have exported new values: check them again.
 		fu_validate
 	fi
-	if [ -f "$FLASK_UWSGI_ETC/supervisord.conf" ]; then
-		fu_exec_supervisord "$@"
+	fu_uwsgi_command "$@"
+	fu_log "$FU_SIZING, HTTP_MODE=$HTTP_MODE; starting: ${FU_UWSGI[*]}"
+	if ((10#$STOP_DRAIN_SECONDS > 0)); then
+		# uWSGI stops at once on SIGTERM: drain-on-term.sh drains first.
+		FU_UWSGI=("$FLASK_UWSGI_LIB/drain-on-term.sh" "${FU_UWSGI[@]}")
 	fi
-	fu_exec_uwsgi "$@"
+	if [ -f "$FLASK_UWSGI_ETC/supervisord.conf" ]; then
+		fu_exec_supervisord
+	fi
+	exec "${FU_UWSGI[@]}"
 }
 
 # usage: fu_name_app_owner UID GID   (dev image, as root, before the drop)

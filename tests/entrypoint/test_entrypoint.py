@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+from pathlib import Path
+
 import pytest
 
 from tests.entrypoint.conftest import Shell
@@ -265,12 +269,31 @@ def test_other_commands_are_executed(sh: Shell) -> None:
     assert (result.status, result.stdout) == (0, "hello world\n")
 
 
-def test_newline_in_supervised_arguments_is_refused(sh: Shell) -> None:
+def test_control_characters_in_supervised_arguments_are_refused(sh: Shell) -> None:
     sh.make_dev()
     (sh.etc / "supervisord.conf").write_text("")
     result = sh.run("fu_serve --env $'A=1\\nB=2'")
     assert result.status == EX_CONFIG
-    assert "uWSGI arguments must not contain newlines" in result.stderr
+    assert "uWSGI arguments must not contain control characters" in result.stderr
+
+
+def test_supervisord_gets_the_very_command_line_it_will_split(sh: Shell, tmp_path: Path) -> None:
+    """One pass: supervisord runs the entrypoint's uWSGI command line itself,
+    split as supervisor splits it (shlex)."""
+    (sh.etc / "uwsgi.ini").write_text("[uwsgi]\nworker-reload-mercy = 8\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stub = bin_dir / "flask-uwsgi-supervisord"
+    stub.write_text('#!/bin/sh\nprintf "%s\\n%s" "$FLASK_UWSGI_STOP_WAIT" "$FLASK_UWSGI_COMMAND"\n')
+    stub.chmod(0o755)
+    args = ["uwsgi", "--ini", "/etc/a b.ini", "--set", 'logformat=%(addr) it\'s "x" $HOME \\back', "--set", ""]
+    quoted = " ".join(shlex.quote(arg) for arg in args)
+    path = f"{bin_dir}:{os.environ['PATH']}"
+    result = sh.run(f"FU_UWSGI=({quoted}); fu_exec_supervisord", PATH=path, ENTRYPOINT_QUIET_LOGS="1")
+    assert result.status == 0, result.stderr
+    stop_wait, command = result.stdout.split("\n", 1)
+    assert stop_wait == "9"  # no drain, uwsgi.ini's 8 s mercy, and a second
+    assert shlex.split(command) == args
 
 
 @pytest.mark.parametrize(("var", "value"), [("UWSGI_PROCESSES", "four"), ("UWSGI_HARAKIRI", "30s")])

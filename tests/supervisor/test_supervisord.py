@@ -27,7 +27,6 @@ class Supervisord:
     def __init__(self, tmp_path: Path, command: str, launcher: list[str] | None = None) -> None:
         self.tmp = tmp_path
         conf = CONF.read_text()
-        conf = conf.replace("/usr/local/bin/docker-entrypoint.sh uwsgi", command)
         conf = conf.replace("/tmp/supervisord.pid", str(tmp_path / "supervisord.pid"))  # noqa: S108
         conf = conf.replace("%(ENV_FLASK_UWSGI_ETC)s/supervisor.d/*.conf", str(tmp_path / "*.conf"))
         (tmp_path / "supervisord.conf").write_text(conf)
@@ -36,7 +35,7 @@ class Supervisord:
             [*(launcher or [sys.executable, str(LAUNCHER)]), "-c", str(tmp_path / "supervisord.conf")],
             cwd=tmp_path,
             # As the entrypoint sets it (no drain: 0 s, uwsgi.ini's 8 s mercy, 1 s).
-            env={**os.environ, "FLASK_UWSGI_STOP_WAIT": "9"},
+            env={**os.environ, "FLASK_UWSGI_STOP_WAIT": "9", "FLASK_UWSGI_COMMAND": command},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
