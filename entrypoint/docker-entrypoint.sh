@@ -195,7 +195,12 @@ fu_size_workers() {
 	local cpus
 	cpus="$(fu_cpus)"
 	export FLASK_UWSGI_PROCESSES=$((2 * cpus)) FLASK_UWSGI_THREADS=4
-	FU_SIZING="$cpus CPU(s): $FLASK_UWSGI_PROCESSES processes x $FLASK_UWSGI_THREADS threads"
+	# What will run, as far as the variables say (/app/uwsgi.ini may say more).
+	local processes="${UWSGI_PROCESSES:-$FLASK_UWSGI_PROCESSES}"
+	if ((FU_DEBUG)); then
+		processes="$(fu_debug_workers)"
+	fi
+	FU_SIZING="$cpus CPU(s): $((10#$processes)) processes x $((10#${UWSGI_THREADS:-$FLASK_UWSGI_THREADS})) threads"
 }
 
 # uwsgi.ini's listen: every socket's backlog, as deep as the kernel allows

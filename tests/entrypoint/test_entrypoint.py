@@ -360,3 +360,17 @@ def test_app_joins_group_0_beside_its_other_members(sh: Shell) -> None:
 def test_a_root_owned_app_leaves_the_image_user_as_it_is(sh: Shell) -> None:
     # fu_become_app_owner maps a root-owned /app to 10001:0, the image's own user.
     assert name_app_owner(sh, 10001, 0)[:2] == (USERS, GROUP)
+
+
+@pytest.mark.parametrize(
+    ("env", "sizing"),
+    [
+        ({}, "2 processes x 4 threads"),
+        ({"UWSGI_PROCESSES": "3", "UWSGI_THREADS": "2"}, "3 processes x 2 threads"),
+        ({"FU_DEBUG": "1"}, "1 processes x 4 threads"),
+        ({"FU_DEBUG": "1", "UWSGI_PROCESSES": "2"}, "2 processes x 4 threads"),
+    ],
+)
+def test_the_start_up_line_says_what_will_run(sh: Shell, env: dict[str, str], sizing: str) -> None:
+    result = sh.run('fu_cpus() { echo 1; }; FU_DEBUG="${FU_DEBUG:-0}"; fu_size_workers; echo "$FU_SIZING"', **env)
+    assert result.stdout.strip() == f"1 CPU(s): {sizing}", result.stderr
