@@ -65,18 +65,31 @@ fu_check_app_module() {
 	fi
 }
 
-# uWSGI reads numbers with atoi(): UWSGI_PROCESSES=four would quietly be 0.
-readonly FU_NUMERIC_UWSGI_OPTIONS=(
-	PROCESSES THREADS HARAKIRI LISTEN BUFFER_SIZE POST_BUFFERING MAX_REQUESTS
-	MAX_WORKER_LIFETIME RELOAD_MERCY WORKER_RELOAD_MERCY CHEAPER SOCKET_TIMEOUT
-)
+# uWSGI reads numbers with atoi() or strtoul(): UWSGI_PROCESSES=four would
+# quietly be 0, UWSGI_LIMIT_POST=big no upload limit at all. Every option
+# that takes a number, with its kind, is in uwsgi-numeric-options (written
+# from uWSGI's own option tables by scripts/uwsgi-numeric-options.py).
 fu_check_uwsgi_numbers() {
-	local name var
-	for name in "${FU_NUMERIC_UWSGI_OPTIONS[@]}"; do
-		var="UWSGI_$name"
-		if [ -n "${!var+set}" ] && ! [[ "${!var}" =~ ^[0-9]+$ ]]; then
-			fu_die "$var=\"${!var}\" is not a whole number"
-		fi
+	local -A kinds
+	local name kind var value max
+	while read -r name kind; do
+		[[ "$name" == "#"* ]] || kinds[$name]="$kind"
+	done <"$FLASK_UWSGI_LIB/uwsgi-numeric-options"
+	for var in $(compgen -e); do
+		[[ "$var" == UWSGI_* ]] || continue
+		name="${var#UWSGI_}"
+		name="${name,,}"
+		kind="${kinds[${name//_/-}]:-}"
+		[ -n "$kind" ] || continue
+		value="${!var}"
+		case "$kind" in
+			int) max=2147483647 ;;
+			signed) max=2147483647 value="${value#-}" ;;
+			16bit) max=65535 ;;
+			*) max=999999999999999999 ;;
+		esac
+		[[ "$value" =~ ^[0-9]{1,18}$ ]] || fu_die "$var=\"${!var}\" is not a whole number"
+		((10#$value <= max)) || fu_die "$var=\"${!var}\" is more than $max"
 	done
 }
 

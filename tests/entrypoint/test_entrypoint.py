@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT
 from tests.entrypoint.conftest import Shell
 
 EX_CONFIG = 78
@@ -296,11 +298,44 @@ def test_supervisord_gets_the_very_command_line_it_will_split(sh: Shell, tmp_pat
     assert shlex.split(command) == args
 
 
-@pytest.mark.parametrize(("var", "value"), [("UWSGI_PROCESSES", "four"), ("UWSGI_HARAKIRI", "30s")])
-def test_numeric_uwsgi_options(sh: Shell, var: str, value: str) -> None:
+NUMERIC_OPTIONS = (ROOT / "entrypoint" / "uwsgi-numeric-options").read_text()
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "why"),
+    [
+        ("UWSGI_PROCESSES", "four", "is not a whole number"),  # core, int
+        ("UWSGI_HARAKIRI", "30s", "is not a whole number"),  # a unit
+        ("UWSGI_PROCESSES", "-1", "is not a whole number"),  # a negative
+        ("UWSGI_LIMIT_POST", "big", "is not a whole number"),  # 64bit: 0 would mean no limit
+        ("UWSGI_HTTP_TIMEOUT", "soon", "is not a whole number"),  # the http plugin's
+        ("UWSGI_HTTP_KEEPALIVE", "true", "is not a whole number"),  # a number with an optional argument
+        ("UWSGI_LIMIT_AS", "512M", "is not a whole number"),  # megabytes
+        ("UWSGI_BUFFER_SIZE", "70000", "is more than 65535"),  # 16bit: would be 65535
+        ("UWSGI_THREADS", "3000000000", "is more than 2147483647"),
+    ],
+)
+def test_numeric_uwsgi_options(sh: Shell, var: str, value: str, why: str) -> None:
     result = sh.run("fu_validate", **{var: value})
     assert result.status == EX_CONFIG
-    assert result.stderr.strip() == f'flask-uwsgi: error: {var}="{value}" is not a whole number'
+    assert result.stderr.strip() == f'flask-uwsgi: error: {var}="{value}" {why}'
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [("UWSGI_PROCESSES", "4"), ("UWSGI_LIMIT_POST", "10485760"), ("UWSGI_PRIO", "-5"), ("UWSGI_MODULE", "four")],
+)
+def test_good_numbers_and_other_options_pass(sh: Shell, var: str, value: str) -> None:
+    assert sh.run("fu_check_uwsgi_numbers", **{var: value}).status == 0
+
+
+def test_the_numeric_options_are_the_pinned_uwsgis() -> None:
+    pinned = re.search(r"^uwsgi==(\S+)", (ROOT / "requirements" / "prod.txt").read_text(), re.MULTILINE)[1]
+    assert NUMERIC_OPTIONS.startswith(f"# uWSGI {pinned}: ")
+    kinds = dict(line.split() for line in NUMERIC_OPTIONS.splitlines()[1:])
+    for option in ("processes", "threads", "harakiri", "listen", "post-buffering", "max-requests", "cheaper"):
+        assert kinds[option] in ("int", "64bit"), option
+    assert (kinds["buffer-size"], kinds["prio"], kinds["http-timeout"]) == ("16bit", "signed", "int")
 
 
 @pytest.mark.parametrize(("somaxconn", "listen"), [("4096", "4096"), ("65535", "65535"), ("128", "128")])
