@@ -65,6 +65,14 @@ fu_check_app_module() {
 	fi
 }
 
+# uWSGI's own naming of its variables: UWSGI_BUFFER_SIZE is buffer-size.
+# usage: fu_uwsgi_option VAR   -> sets FU_OPTION
+fu_uwsgi_option() {
+	FU_OPTION="${1#UWSGI_}"
+	FU_OPTION="${FU_OPTION,,}"
+	FU_OPTION="${FU_OPTION//_/-}"
+}
+
 # uWSGI reads numbers with atoi() or strtoul(): UWSGI_PROCESSES=four would
 # quietly be 0, UWSGI_LIMIT_POST=big no upload limit at all. Every option
 # that takes a number, with its kind, is in uwsgi-numeric-options (written
@@ -77,9 +85,8 @@ fu_check_uwsgi_numbers() {
 	done <"$FLASK_UWSGI_LIB/uwsgi-numeric-options"
 	for var in $(compgen -e); do
 		[[ "$var" == UWSGI_* ]] || continue
-		name="${var#UWSGI_}"
-		name="${name,,}"
-		kind="${kinds[${name//_/-}]:-}"
+		fu_uwsgi_option "$var"
+		kind="${kinds[$FU_OPTION]:-}"
 		[ -n "$kind" ] || continue
 		value="${!var}"
 		case "$kind" in
@@ -296,7 +303,7 @@ fu_uwsgi_command() {
 	# given there would win. Passed here as --set, after the ini files, they
 	# win; removed from the environment, list options are not added twice.
 	# What debug.ini forces (no harakiri, no cheaper, ...) beats UWSGI_* too: say so.
-	local var option forced=" "
+	local var forced=" "
 	if ((FU_DEBUG)); then
 		forced+="$(awk -F ' *= *' '/^[a-z-]+ *= *[0-9]+$/ { printf "%s ", $1 }' "$FLASK_UWSGI_ETC/debug.ini")"
 	fi
@@ -304,13 +311,11 @@ fu_uwsgi_command() {
 	# next, must not inherit a child still exiting)
 	for var in $(compgen -e | LC_ALL=C sort); do
 		[[ "$var" == UWSGI_* ]] || continue
-		option="${var#UWSGI_}"
-		option="${option,,}"
-		option="${option//_/-}"
-		if [[ "$forced" == *" $option "* ]]; then
+		fu_uwsgi_option "$var"
+		if [[ "$forced" == *" $FU_OPTION "* ]]; then
 			fu_warn "$var is ignored while the debugger is on: a worker paused at a breakpoint must not be killed"
 		fi
-		FU_UWSGI+=(--set "$option=${!var}")
+		FU_UWSGI+=(--set "$FU_OPTION=${!var}")
 		unset "$var"
 	done
 	FU_UWSGI+=("$@")
