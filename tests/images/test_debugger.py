@@ -193,23 +193,24 @@ def test_respawned_worker_waits_for_its_port_then_listens_again(run: Run) -> Non
     assert results and results[0][0] == 200
 
 
+def in_dev_python(client: docker.DockerClient, images: dict[str, str], script: str, *args: str) -> str:
+    """What ``script`` prints, run by the dev image's python3 with its debugpy and its debugger modules."""
+    paths = "import sys; sys.path[:0] = ['/usr/local/lib/flask-uwsgi/debugpy', '/usr/local/lib/flask-uwsgi/python']\n"
+    out = client.containers.run(images["dev"], ["-c", paths + script, *args], entrypoint="python3", remove=True)
+    return out.decode().strip()
+
+
 def test_the_image_has_the_debugpy_its_internals_were_written_for(
     client: docker.DockerClient, images: dict[str, str]
 ) -> None:
-    check = (
-        "import sys; sys.path[:0] = ['/usr/local/lib/flask-uwsgi/debugpy', '/usr/local/lib/flask-uwsgi/python'];"
-        "import debugpy_internals; print(debugpy_internals.version_mismatch())"
-    )
-    out = client.containers.run(images["dev"], ["-c", check], entrypoint="python3", remove=True)
-    assert out.decode().strip() == "None"
+    check = "import debugpy_internals; print(debugpy_internals.version_mismatch())"
+    assert in_dev_python(client, images, check) == "None"
 
 
 # The race debugpy_internals.patch_report_sockets fixes, shown on the pinned debugpy in the dev
 # image: the oldest session's client is gone (its channel closed) when a new
 # client connects; the new client's Client.__init__ ends with report_sockets().
 RACE = """
-import sys
-sys.path[:0] = ["/usr/local/lib/flask-uwsgi/debugpy", "/usr/local/lib/flask-uwsgi/python"]
 from debugpy.adapter import clients, servers, sessions
 from debugpy.common import messaging
 
@@ -238,5 +239,4 @@ else:
 def test_the_adapters_report_sockets_race(
     client: docker.DockerClient, images: dict[str, str], launcher: str, outcome: str
 ) -> None:
-    out = client.containers.run(images["dev"], ["-c", RACE, launcher], entrypoint="python3", remove=True)
-    assert out.decode().strip() == outcome
+    assert in_dev_python(client, images, RACE, launcher) == outcome
