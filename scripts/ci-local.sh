@@ -18,8 +18,11 @@
 #     3.11), on Debian's own Python (OFFLINE_BASE=1), for this machine's
 #     platform only (BUILD_PLATFORMS empty: no buildx, no QEMU here), with the
 #     registry's inline layer cache; pushed to the local registry;
-#   - test: the whole suite (make test BUILD=0) against images pulled from it,
-#     with the JUnit and Cobertura reports;
+#   - test: make test BUILD=0 against images pulled from it, with the JUnit
+#     and Cobertura reports, on the prod and dev image tests only
+#     (CI_LOCAL_TEST_PATHS): what the job adds is the pull and the reports,
+#     and make test and make test-versions run the whole suite on these
+#     Pythons' images; on GitLab the job runs the whole suite;
 #   - sbom: the SBOMs of the pushed images, read from the local registry;
 #   - release: signing first, the same step as on GitLab (scripts/ci.sh sign)
 #     but with a key pair made for this run (COSIGN_KEY, in
@@ -45,6 +48,8 @@
 #                          standing in for the default (latest, dev); by
 #                          default the default Python, then the oldest (3.11)
 # CI_LOCAL_REGISTRY_PORT   the registry's port on 127.0.0.1 (default 5055)
+# CI_LOCAL_TEST_PATHS      the test job's tests (default: the prod and dev
+#                          image tests; empty: the whole suite)
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,6 +58,7 @@ cd "$(dirname "$0")/.."
 
 pythons="${CI_LOCAL_PYTHONS:-$(scripts/versions.sh default) 3.11}"
 port="${CI_LOCAL_REGISTRY_PORT:-5055}"
+test_paths="${CI_LOCAL_TEST_PATHS-tests/images/test_prod.py tests/images/test_dev.py}"
 registry="127.0.0.1:$port"
 image="$registry/flask-uwsgi"
 state=.gitlab-ci-local
@@ -142,6 +148,7 @@ gitlab_ci_local() {
 		--variable "CI_REGISTRY_PASSWORD=ci-local" \
 		--variable "CI_DEFAULT_BRANCH=main" \
 		--variable "DEFAULT_PYTHON=$default_python" \
+		--variable "TEST_PATHS=$test_paths" \
 		--variable "REGISTRY_TLS_VERIFY=false" \
 		--variable "BUILD_PLATFORMS=" \
 		--variable "OFFLINE_BASE=1" \

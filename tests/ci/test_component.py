@@ -169,10 +169,14 @@ def test_tests_run_in_the_dev_based_test_image() -> None:
     assert '"FLASK_UWSGI_IMAGE=$DEV_BASE"' in script and 'docker push "$TEST_IMAGE"' in script
     test = job("test", values)
     assert test["image"] == {"name": "registry.example/acme/notes/test:abc123", "entrypoint": [""]}
-    # On a shell runner, the same command in a container of the same image.
+    # On a shell runner, the same command in a container of the same image, as
+    # its user (tests/examples/test_component.py checks it is 10001), not the runner's.
     script = "\n".join(test["script"])
-    assert '"$TEST_IMAGE" -c "$TEST_COMMAND"' in script
-    assert 'sh -c "$TEST_COMMAND"' in script
+    assert '"$TEST_IMAGE" -c \'umask 0002; eval "$TEST_COMMAND"\'' in script
+    assert 'sh -c "$TEST_COMMAND"' in script and "id -u" not in script
+    # Never as the dev image's root: the prod image's user unless the app sets its own.
+    test_image = "\n".join(job("test-image", values)["script"])
+    assert "FLASK_UWSGI_UID" in test_image and '"APP_USER=$user"' in test_image
 
 
 def test_shipped_image_is_prod_based_per_commit_and_checked() -> None:

@@ -188,6 +188,8 @@ def test_test_job_uses_the_built_images_and_reports() -> None:
     assert reports["junit"] == "report.xml"
     assert reports["coverage_report"] == {"coverage_format": "cobertura", "path": "coverage.xml"}
     assert "--junitxml=report.xml" in command and "--cov-report=xml:coverage.xml" in command
+    # On GitLab, the whole suite: only make ci-local names test paths.
+    assert test["variables"]["TEST_PATHS"] == "" and "$TEST_PATHS" in command
 
 
 def test_lint_reports() -> None:

@@ -192,6 +192,8 @@ def test_notes_pipeline_through_the_component(
     for name in ("lint", "test-image", "test", "build", "release"):
         assert re.search(rf"^ PASS +{name}\b", log, re.MULTILINE), f"{name} did not pass:\n{log[-4000:]}"
 
+    # The tests ran as the prod image's user (uid 10001), not as the dev image's root.
+    assert {(project / name).stat().st_uid for name in ("junit.xml", "coverage.xml", ".coverage")} == {10001}
     # JUnit: every test ran, the one under uWSGI included.
     # The reports are this run's own (S314 is about XML from strangers).
     suite = ET.parse(project / "junit.xml").getroot()  # noqa: S314

@@ -19,18 +19,23 @@ BREAK_LINE = next(n for n, line in enumerate(MAIN.read_text().splitlines(), 1) i
 MAPPINGS = [{"localRoot": str(HELLO), "remoteRoot": "/app"}]
 
 
+# A generous bound: debugpy.listen gives its adapter 30 s to start; if it gives
+# up, uWSGI starts the hub (or the worker) again, and the retry must be seen.
+STARTS_WITHIN = 90
+
+
 def start_debug(run: Run, workers: int = 1, app: Path = HELLO, **env: str) -> Running:
     """A dev container with the debugger on (the app in ``app``), once every worker can be debugged."""
     if env.get("DEBUGPY_PORTS") == "per-worker":
         ports = (8080, *(5678 + i for i in range(workers)))
         running = run("dev", app=app, env={"DEBUGPY_ENABLE": "1", **env}, ports=ports)
         for worker in range(1, workers + 1):
-            running.wait_log(rf"^debugpy listening on 0\.0\.0\.0:{5677 + worker} \(worker {worker}\)$")
+            running.wait_log(rf"^debugpy listening on 0\.0\.0\.0:{5677 + worker} \(worker {worker}\)$", STARTS_WITHIN)
         return running
     running = run("dev", app=app, env={"DEBUGPY_ENABLE": "1", **env}, ports=(8080, 5678))
-    running.wait_log(r"^debugpy listening on 0\.0\.0\.0:5678 \(every worker\)$")
+    running.wait_log(r"^debugpy listening on 0\.0\.0\.0:5678 \(every worker\)$", STARTS_WITHIN)
     for worker in range(1, workers + 1):
-        running.wait_log(rf"^debugpy: worker {worker} ready to join the debug session on port 5678$")
+        running.wait_log(rf"^debugpy: worker {worker} ready to join the debug session on port 5678$", STARTS_WITHIN)
     return running
 
 

@@ -117,14 +117,20 @@ def test_64_slow_clients_do_not_stop_the_server(run: Run, connections: list[sock
 
 
 def test_a_client_that_sends_nothing_is_closed(run: Run, connections: list[socket.socket]) -> None:
-    app = run(app=ABUSE, env={"UWSGI_HTTP_HEADERS_TIMEOUT": "2"})
+    """At the defaults, within the 25 s docs/security.md gives: the kernel holds a
+    connection that has sent nothing before uWSGI accepts it (TCP_DEFER_ACCEPT,
+    uWSGI's 4 s socket timeout, which Linux rounds up to SYN-ACK retransmits),
+    then the router's headers timer gives it 10 s."""
+    app = run(app=ABUSE)
     assert app.wait_http()[0] == 200
+    began = time.monotonic()
     idle = [open_socket(app, connections) for _ in range(32)]
     with Legitimate(app) as client:
-        began = time.monotonic()
-        assert closed_by_server(idle[0], timeout=30) == b""
-        print(f"idle client closed after {time.monotonic() - began:.1f} s")
+        assert closed_by_server(idle[0], timeout=40) == b""
+        seconds = time.monotonic() - began
+        print(f"idle client closed after {seconds:.1f} s")
     client.check()
+    assert seconds <= 25
 
 
 def test_headers_over_32_kib_are_refused(run: Run, connections: list[socket.socket]) -> None:
@@ -138,16 +144,24 @@ def test_headers_over_32_kib_are_refused(run: Run, connections: list[socket.sock
     assert timed_get(app)[0] == 200
 
 
+@pytest.mark.parametrize("mode", ["router", "direct"])
 @pytest.mark.parametrize("ask_first", [True, False], ids=["expect-100-continue", "plain"])
-def test_a_body_over_max_request_body_is_refused(run: Run, connections: list[socket.socket], ask_first: bool) -> None:
-    app = run(app=ABUSE, env={"MAX_REQUEST_BODY": "1048576"})
+def test_a_body_over_max_request_body_is_refused(
+    run: Run, connections: list[socket.socket], ask_first: bool, mode: str
+) -> None:
+    app = run(app=ABUSE, env={"MAX_REQUEST_BODY": "1048576", "HTTP_MODE": mode})
     assert app.wait_http()[0] == 200
     sock = open_socket(app, connections)
     expect = b"Expect: 100-continue\r\n" if ask_first else b""
     sock.sendall(b"POST /upload HTTP/1.1\r\nHost: example\r\nContent-Length: 2097152\r\n" + expect + b"\r\n")
     if ask_first:
-        sock.settimeout(10)
-        assert sock.recv(65536).startswith(b"HTTP/1.1 413"), "413 before the body"
+        # Only the router answers Expect (http-manage-expect): the workers'
+        # http-socket closes the connection without an answer (README's MAX_REQUEST_BODY).
+        if mode == "router":
+            sock.settimeout(10)
+            assert sock.recv(65536).startswith(b"HTTP/1.1 413"), "413 before the body"
+        else:
+            assert closed_by_server(sock, timeout=10) == b""
     else:
         with contextlib.suppress(OSError):  # the server may close while the body is still coming
             for _ in range(32):

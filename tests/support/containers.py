@@ -131,7 +131,10 @@ class Running:
                 raise AssertionError(f"container exited before logging {pattern!r}:\n{self.logs()[-3000:]}")
             return match
 
-        return wait_for(found, timeout, f"log line {pattern!r}")
+        try:
+            return wait_for(found, timeout, f"log line {pattern!r}")
+        except AssertionError as error:
+            raise AssertionError(f"{error}; the container's log ends:\n{self.logs()[-3000:]}") from None
 
     def wait_http(self, path: str = "/", timeout: float = 60) -> tuple[int, str]:
         """Poll until the app answers with any status (connection errors retried)."""
