@@ -85,13 +85,13 @@ lint: venv ## hadolint, shellcheck, ruff
 ci-tools: ## gitlab-ci-local, the Dev Containers CLI, docker-registry and skopeo (installed if missing; npm's cache in .cache/)
 	@scripts/ci-local.sh tools
 
-test: lint engine ci-tools ## lint, unit tests, then the image tests (builds the images once)
+test: lint engine ci-tools prometheus ## lint, unit tests, then the image tests (builds the images once)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: venv ## the fast host-side tests only
 	$(BIN)/pytest -m "not image and not tools" $(PYTEST_ARGS)
 
-test-images: venv engine ci-tools ## the image tests only
+test-images: venv engine ci-tools prometheus ## the image tests only
 	$(BIN)/pytest -m image $(PYTEST_ARGS)
 
 # Every other version with an offline base (python-versions): its images built
@@ -132,13 +132,17 @@ ci-print-%:
 # --- benchmarks and reliability ---
 # Both drive load with Debian's wrk, and the reliability suite puts Debian's
 # HAProxy in front for a rolling replacement; scripts/lib.sh installs them when missing.
-.PHONY: bench test-reliability wrk haproxy
+.PHONY: bench test-reliability wrk haproxy prometheus
 
 wrk:
 	@command -v wrk >/dev/null || { . scripts/lib.sh && apt_install "wrk is missing" wrk; }
 
 haproxy:
 	@command -v haproxy >/dev/null || { . scripts/lib.sh && apt_install "haproxy is missing" haproxy; }
+
+# Debian's Prometheus server and promtool, for tests/images/test_metrics.py.
+prometheus:
+	@command -v promtool >/dev/null || { . scripts/lib.sh && apt_install "prometheus is missing" prometheus; }
 
 bench: venv engine wrk ## sizes, start/stop, throughput vs bare uWSGI and gunicorn; writes bench/results and docs/performance.md
 	$(BIN)/python bench/bench.py

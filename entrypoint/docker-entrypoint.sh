@@ -146,6 +146,10 @@ fu_validate() {
 	if ! [[ "$STOP_DRAIN_SECONDS" =~ ^[0-9]{1,4}$ ]] || ((10#$STOP_DRAIN_SECONDS > 3600)); then
 		fu_die "STOP_DRAIN_SECONDS=\"$STOP_DRAIN_SECONDS\" is not a number of seconds (0-3600)"
 	fi
+	if [ -n "$METRICS_PORT" ]; then
+		fu_check_port METRICS_PORT
+		((10#$METRICS_PORT != 10#$PORT)) || fu_die "METRICS_PORT=\"$METRICS_PORT\" is PORT too: metrics need a port of their own"
+	fi
 	FU_DEBUG=0
 	fu_bool DEBUGPY_WAIT || :
 	fu_check_port DEBUGPY_PORT
@@ -158,25 +162,23 @@ fu_validate() {
 			return 0
 		fi
 		FU_DEBUG=1
+		local workers last var
 		case "${DEBUGPY_PORTS,,}" in
-			one)
-				if ((10#$PORT == 10#$DEBUGPY_PORT)); then
-					fu_die "PORT=\"$PORT\" collides with the debug port (DEBUGPY_PORT)"
-				fi
-				;;
+			one) last=$((10#$DEBUGPY_PORT)) ;;
 			per-worker)
-				local workers last
 				workers="$(fu_debug_workers)"
 				last=$((10#$DEBUGPY_PORT + workers - 1))
 				if ((last > 65535)); then
 					fu_die "DEBUGPY_PORT=\"$DEBUGPY_PORT\" leaves no room for $workers workers' ports (up to $last > 65535)"
 				fi
-				if ((10#$PORT >= 10#$DEBUGPY_PORT && 10#$PORT <= last)); then
-					fu_die "PORT=\"$PORT\" collides with the debug ports $DEBUGPY_PORT-$last (DEBUGPY_PORT)"
-				fi
 				;;
 			*) fu_die "DEBUGPY_PORTS=\"$DEBUGPY_PORTS\" is not one or per-worker" ;;
 		esac
+		for var in PORT METRICS_PORT; do
+			if [ -n "${!var}" ] && ((10#${!var} >= 10#$DEBUGPY_PORT && 10#${!var} <= last)); then
+				fu_die "$var=\"${!var}\" collides with the debug port$( ((last > 10#$DEBUGPY_PORT)) && echo "s $DEBUGPY_PORT-$last") (DEBUGPY_PORT)"
+			fi
+		done
 	fi
 }
 
@@ -286,6 +288,9 @@ fu_uwsgi_command() {
 	if fu_bool ACCESS_LOG; then FLASK_UWSGI_QUIET_REQUESTS=false; fi
 	export FLASK_UWSGI_QUIET_REQUESTS
 	FU_UWSGI=(uwsgi --ini "$FLASK_UWSGI_ETC/uwsgi.ini" --listen "$FU_LISTEN" --ini "$FLASK_UWSGI_ETC/http-$HTTP_MODE.ini")
+	if [ -n "$METRICS_PORT" ]; then
+		FU_UWSGI+=(--ini "$FLASK_UWSGI_ETC/metrics.ini")
+	fi
 	if [ -f "$FLASK_UWSGI_APP_INI" ]; then
 		FU_UWSGI+=(--ini "$FLASK_UWSGI_APP_INI")
 	fi

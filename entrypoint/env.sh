@@ -67,8 +67,9 @@
 : "${HTTP_MODE:=router}"
 
 # MAX_REQUEST_BODY: the largest request body in bytes. A request that
-# declares a larger one is refused before the app runs: 413 when the client
-# asks first (Expect: 100-continue), else its connection is closed.
+# declares a larger one is refused before the app runs: with HTTP_MODE=router,
+# 413 when the client asks first (Expect: 100-continue); otherwise, and always
+# with direct, its connection is closed.
 # Default: 104857600
 : "${MAX_REQUEST_BODY:=104857600}"
 
@@ -80,6 +81,12 @@
 # Kubernetes (terminationGracePeriodSeconds) that long and more.
 # Default: 0
 : "${STOP_DRAIN_SECONDS:=0}"
+
+# METRICS_PORT: a port (1-65535, not PORT) on which /metrics serves uWSGI's
+# numbers in Prometheus' text format (uwsgi/metrics.ini); never on PORT.
+# Empty: no metrics, no stats socket, no exporter.
+# Default: (empty, off)
+: "${METRICS_PORT:=}"
 
 # --- dev image only ----------------------------------------------------------
 
@@ -113,5 +120,5 @@
 : "${DEBUGPY_WAIT:=}"
 
 export APP_MODULE PORT PRESTART_SCRIPT HEALTHCHECK_PATH ENTRYPOINT_QUIET_LOGS HOT_RELOAD \
-    ACCESS_LOG HTTP_MODE MAX_REQUEST_BODY STOP_DRAIN_SECONDS \
+    ACCESS_LOG HTTP_MODE MAX_REQUEST_BODY STOP_DRAIN_SECONDS METRICS_PORT \
     DEBUGPY_ENABLE DEBUGPY_HOST DEBUGPY_PORT DEBUGPY_PORTS DEBUGPY_WAIT

@@ -20,6 +20,7 @@ DEFAULTS = {
     "HEALTHCHECK_PATH": "/",
     "HOT_RELOAD": "",
     "STOP_DRAIN_SECONDS": "0",
+    "METRICS_PORT": "",
     "DEBUGPY_HOST": "0.0.0.0",
     "DEBUGPY_PORT": "5678",
     "DEBUGPY_PORTS": "one",

@@ -22,6 +22,8 @@ the files involved are watched so that the next save reloads uWSGI again.
 With STOP_DRAIN_SECONDS set, the app is wrapped for the drain on stop: while
 the entrypoint's flag file exists, the health path answers 503 and every
 answer closes its connection (see ``draining``).
+
+With METRICS_PORT set, each request is counted (metrics_worker.py).
 """
 
 from __future__ import annotations
@@ -283,6 +285,10 @@ def _application() -> Callable[..., Any]:
         # The entrypoint's flag file, in the runtime directory it exported.
         flag = os.path.join(os.environ["FLASK_UWSGI_RUN"], "draining")
         app = draining(app, flask_uwsgi_env.get(os.environ, "HEALTHCHECK_PATH"), flag)
+    if flask_uwsgi_env.get(os.environ, "METRICS_PORT"):
+        import metrics_worker  # metrics.ini's counters, by status class and duration
+
+        app = metrics_worker.instrument(app)
     return app
 
 

@@ -99,6 +99,9 @@ def test_debug_on_dev(sh: Shell) -> None:
         ({"DEBUGPY_HOST": "a b"}, 'DEBUGPY_HOST="a b" is not an address'),
         ({"HOT_RELOAD": "sometimes"}, 'HOT_RELOAD="sometimes" is not a boolean'),
         ({"PORT": "0"}, 'PORT="0" is not a port number'),
+        ({"METRICS_PORT": "prom"}, 'METRICS_PORT="prom" is not a port number'),
+        ({"METRICS_PORT": "9100/tcp"}, 'METRICS_PORT="9100/tcp" is not a port number'),
+        ({"METRICS_PORT": "8080"}, 'METRICS_PORT="8080" is PORT too: metrics need a port of their own'),
     ],
 )
 @pytest.mark.parametrize("variant", ["prod", "dev"])
@@ -139,6 +142,11 @@ def test_debug_ports_must_not_collide_with_port(sh: Shell) -> None:
     result = sh.run("fu_validate", DEBUGPY_ENABLE="1", PORT="5678")
     assert result.status == EX_CONFIG
     assert 'PORT="5678" collides with the debug port (DEBUGPY_PORT)' in result.stderr
+    result = sh.run("fu_validate", DEBUGPY_ENABLE="1", METRICS_PORT="5680", **env)
+    assert (result.status, result.stderr.strip()) == (
+        EX_CONFIG,
+        'flask-uwsgi: error: METRICS_PORT="5680" collides with the debug ports 5678-5680 (DEBUGPY_PORT)',
+    )
 
 
 def command(sh: Shell, *args: str, **env: str) -> tuple[list[str], str]:

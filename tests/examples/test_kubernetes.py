@@ -378,6 +378,14 @@ def test_notes_image_serves_under_the_manifest_settings(run: Callable[..., Runni
         status, _ = http_get(f"http://127.0.0.1:{port}{check['path']}", timeout=container[probe]["timeoutSeconds"])
         assert status == 200, probe
 
+    # The port named metrics serves them, and the annotations name it.
+    metrics_port = container_port(container, "metrics")
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert (annotations["prometheus.io/port"], annotations["prometheus.io/path"]) == (str(metrics_port), "/metrics")
+    assert environment()["METRICS_PORT"] == str(metrics_port)
+    status, body = http_get(f"http://127.0.0.1:{app.ports[metrics_port]}/metrics")
+    assert status == 200 and 'flask_uwsgi_requests_total{code="2xx"}' in body
+
     # SIGTERM ends it with exit status 0 within what is left of the grace
     # period after the preStop pause.
     budget = pod["terminationGracePeriodSeconds"] - pre_stop_seconds(container)

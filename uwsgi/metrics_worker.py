@@ -1,0 +1,78 @@
+"""METRICS_PORT set: each worker counts its requests by status class and duration.
+
+uWSGI counts requests per worker, but not by status or duration. The loader
+wraps the app with ``instrument``: the wrapper notes the start and the
+status (it wraps ``start_response``, never the response, so a
+``wsgi.file_wrapper`` answer is still sent by uWSGI's sendfile), and uWSGI's
+after-request hook, called once the response is sent, adds one to the status
+class's counter and to the duration's bucket in uWSGI's shared metrics
+(metrics.ini declares them, and the bounds; metrics_exporter.py serves them).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+REQUESTS = "flask_uwsgi.requests.{}xx"
+BUCKET = "flask_uwsgi.duration.le."
+SUM_MICROSECONDS = "flask_uwsgi.duration.sum_us"
+STATUS_CLASSES = frozenset("12345")
+
+
+def declared_metrics(ini: str) -> list[str]:
+    """The metric names an ini file declares (``metric = name=...``): uWSGI
+    keeps only the last of a repeated option in ``uwsgi.opt``."""
+    names = []
+    for line in ini.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "metric":
+            for pair in value.split(","):
+                field, _, name = pair.partition("=")
+                if field.strip() == "name":
+                    names.append(name.strip())
+    return names
+
+
+def buckets(names: Iterable[str]) -> list[tuple[float, str]]:
+    """The histogram's (upper bound in seconds, metric name), smallest first."""
+    return sorted((float(name[len(BUCKET) :]), name) for name in names if name.startswith(BUCKET))
+
+
+def instrument(app: Callable[..., Any]) -> Callable[..., Any]:
+    """``app``, its requests counted; installs uWSGI's after-request hook."""
+    import uwsgi  # uWSGI's embedded module: only in a worker
+
+    with open(os.path.join(os.environ["FLASK_UWSGI_ETC"], "metrics.ini"), encoding="utf-8") as ini:
+        bounds = buckets(declared_metrics(ini.read()))
+    if not bounds or bounds[-1][0] != float("inf"):
+        raise RuntimeError(f"metrics.ini declares no histogram ending in {BUCKET}inf")
+    # One request at a time per thread: uWSGI calls the hook in the request's thread.
+    current = threading.local()
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        current.started = time.perf_counter()
+        current.status_class = "5"  # an app that raises before start_response is answered 500
+
+        def noting_status(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+            current.status_class = status[:1]
+            return start_response(status, headers, *exc_info)
+
+        return app(environ, noting_status)
+
+    def after_request() -> None:
+        started = getattr(current, "started", None)
+        if started is None:  # uWSGI ended the request before the app ran (a body over the limit)
+            return
+        current.started = None
+        seconds = time.perf_counter() - started
+        status_class = current.status_class if current.status_class in STATUS_CLASSES else "5"
+        uwsgi.metric_inc(REQUESTS.format(status_class))
+        uwsgi.metric_inc(next(name for bound, name in bounds if seconds <= bound))
+        uwsgi.metric_inc(SUM_MICROSECONDS, round(seconds * 1_000_000))
+
+    uwsgi.after_req_hook = after_request
+    return application
