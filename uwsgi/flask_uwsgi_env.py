@@ -17,6 +17,7 @@ TRUE = frozenset({"1", "true", "yes", "on"})
 
 DEFAULTS = {
     "APP_MODULE": "main:app",
+    "PORT": "8080",
     "HEALTHCHECK_PATH": "/",
     "HOT_RELOAD": "",
     "STOP_DRAIN_SECONDS": "0",

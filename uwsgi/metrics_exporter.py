@@ -3,8 +3,9 @@
 uWSGI runs this as a daemon (metrics.ini): ``python3 metrics_exporter.py``.
 Each scrape reads uWSGI's stats socket, JSON that the master writes from
 what it keeps (the workers' status, requests, respawns and harakiri kills,
-the listen queue, and the metrics the workers add: metrics_worker.py), and
-answers in Prometheus' text exposition format 0.0.4. Nothing is cached,
+and the metrics the workers add: metrics_worker.py), and the kernel's listen
+queues (metrics_listen.py), and answers in Prometheus' text exposition
+format 0.0.4. Nothing is cached,
 parsed from logs or kept here; the app's port never serves metrics.
 """
 
@@ -15,11 +16,13 @@ import os
 import platform
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import flask_uwsgi_env
+import metrics_listen
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 REQUESTS = "flask_uwsgi.requests."
@@ -53,8 +56,27 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def render(stats: dict[str, Any]) -> str:
-    """The exposition of one stats document."""
+@dataclass
+class Kernel:
+    """What the kernel counts for the listening sockets (metrics_listen.py)."""
+
+    queues: dict[str, int] = field(default_factory=dict)
+    overflows: int = 0
+
+
+def read_kernel(environ: Mapping[str, str]) -> Kernel:
+    queues = {}
+    http = metrics_listen.tcp_accept_queue(int(flask_uwsgi_env.get(environ, "PORT")))
+    if http is not None:
+        queues["http"] = http
+    workers = metrics_listen.unix_accept_queues().get(os.path.join(environ["FLASK_UWSGI_RUN"], "uwsgi.sock"))
+    if workers is not None:
+        queues["workers"] = workers[0]
+    return Kernel(queues, metrics_listen.listen_overflows())
+
+
+def render(stats: dict[str, Any], kernel: Kernel) -> str:
+    """The exposition of one stats document and the kernel's counts."""
     workers = stats.get("workers", [])
     metrics = {name: int(entry.get("value", 0)) for name, entry in stats.get("metrics", {}).items()}
     threads = [core for worker in workers for core in worker.get("cores", [])]
@@ -86,14 +108,14 @@ def render(stats: dict[str, Any]) -> str:
     lines += _family(
         "flask_uwsgi_listen_queue",
         "gauge",
-        "Connections waiting in the listen queue of uWSGI's first socket.",
-        [("", stats.get("listen_queue", 0))],
+        "Connections waiting to be accepted: on the HTTP port, and on the workers' socket behind the router.",
+        [(f'{{socket="{name}"}}', length) for name, length in sorted(kernel.queues.items())],
     )
     lines += _family(
-        "flask_uwsgi_listen_queue_overflows_total",
+        "flask_uwsgi_listen_overflows_total",
         "counter",
-        "Times uWSGI found that socket's listen queue full.",
-        [("", stats.get("listen_queue_errors", 0))],
+        "Connections the kernel dropped because a TCP accept queue was full (the container's network namespace).",
+        [("", kernel.overflows)],
     )
     lines += _family(
         "flask_uwsgi_requests_total",
@@ -153,7 +175,7 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(404, "not found: metrics are on /metrics\n")
             return
         try:
-            body = render(read_stats(self.stats_path))
+            body = render(read_stats(self.stats_path), read_kernel(os.environ))
         except (OSError, ValueError) as error:
             self._answer(503, f"uWSGI's stats are not readable: {error}\n")
             return

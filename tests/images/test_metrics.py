@@ -97,6 +97,29 @@ def test_busy_workers_and_threads_while_a_request_is_in_flight(run: Run) -> None
     assert scrape(app)["flask_uwsgi_threads_busy"] == 0
 
 
+@pytest.mark.parametrize(("mode", "queue"), [("router", "workers"), ("direct", "http")])
+def test_the_listen_queue_and_its_overflows(run: Run, mode: str, queue: str) -> None:
+    """One worker thread, busy: the requests behind it wait in the queue uWSGI
+    accepts them from, the workers' unix socket behind the router, or the
+    HTTP port itself in direct mode. There, a backlog of 4 overflows."""
+    env = {"HTTP_MODE": mode, "UWSGI_PROCESSES": "1", "UWSGI_THREADS": "1", "UWSGI_LISTEN": "4"}
+    app = start(run, **env)
+    assert scrape(app)[f'flask_uwsgi_listen_queue{{socket="{queue}"}}'] == 0
+    overflows = scrape(app)["flask_uwsgi_listen_overflows_total"]
+    waiting = []
+    for _ in range(12):
+        sock = socket.create_connection(("127.0.0.1", app.http_port), timeout=10)
+        sock.sendall(b"GET /slow?seconds=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        waiting.append(sock)
+    try:
+        wait_for(lambda: scrape(app)[f'flask_uwsgi_listen_queue{{socket="{queue}"}}'] >= 3, 10, f"a queue on {queue}")
+        if mode == "direct":
+            wait_for(lambda: scrape(app)["flask_uwsgi_listen_overflows_total"] > overflows, 10, "an overflow")
+    finally:
+        for sock in waiting:
+            sock.close()
+
+
 def test_counts_a_respawned_worker(run: Run) -> None:
     app = start(run)
     assert scrape(app)["flask_uwsgi_worker_respawns_total"] == 0

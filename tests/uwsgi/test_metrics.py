@@ -28,8 +28,6 @@ def stats(**metrics: int) -> dict:
     cores = [{"in_request": 1}, {"in_request": 0}]
     return {
         "version": "2.0.31",
-        "listen_queue": 5,
-        "listen_queue_errors": 7,
         "workers": [{**worker, "cores": cores}, {"status": "idle", "respawn_count": 1, "cores": cores}],
         "metrics": {name.replace("__", "."): {"type": 0, "value": value} for name, value in metrics.items()},
     }
@@ -48,10 +46,13 @@ def test_the_exposition_of_a_stats_document() -> None:
         "flask_uwsgi__duration__le__inf": 1,
         "flask_uwsgi__duration__sum_us": 2_500_000,
     }
-    got = samples(metrics_exporter.render(stats(**names)))
+    kernel = metrics_exporter.Kernel({"http": 3, "workers": 0}, overflows=4)
+    got = samples(metrics_exporter.render(stats(**names), kernel))
     assert got["flask_uwsgi_workers_busy"] == "1" and got["flask_uwsgi_workers_idle"] == "1"
     assert got["flask_uwsgi_threads_busy"] == "2" and got["flask_uwsgi_threads_idle"] == "2"
-    assert got["flask_uwsgi_listen_queue"] == "5" and got["flask_uwsgi_listen_queue_overflows_total"] == "7"
+    assert got['flask_uwsgi_listen_queue{socket="http"}'] == "3"
+    assert got['flask_uwsgi_listen_queue{socket="workers"}'] == "0"
+    assert got["flask_uwsgi_listen_overflows_total"] == "4"
     assert got['flask_uwsgi_requests_total{code="2xx"}'] == "9"
     # Cumulative buckets, as Prometheus wants them.
     assert got['flask_uwsgi_request_duration_seconds_bucket{le="0.005"}'] == "6"
@@ -65,5 +66,5 @@ def test_the_exposition_of_a_stats_document() -> None:
 
 
 def test_label_values_are_escaped() -> None:
-    text = metrics_exporter.render({"version": 'a"b\\c\nd', "workers": []})
+    text = metrics_exporter.render({"version": 'a"b\\c\nd', "workers": []}, metrics_exporter.Kernel())
     assert 'uwsgi_version="a\\"b\\\\c\\nd"' in text
