@@ -34,7 +34,7 @@ COMPOSE ?= $(abspath $(BIN))/docker-compose
 
 export IMAGE PYTHON_VERSION BASE_IMAGE PROD_IMAGE DEV_IMAGE BUILDER BUILD \
        VERSION REVISION DEMO_HTTP_PORT DEMO_DEBUG_PORT COMPOSE
-DOCKERFILES := Dockerfile Dockerfile.dev bench/Dockerfile.gunicorn examples/*/Dockerfile
+DOCKERFILES := Dockerfile Dockerfile.dev bench/Dockerfile.peers examples/*/Dockerfile
 SHELL_FILES := entrypoint/*.sh scripts/*.sh .ci/run examples/*/prestart.sh
 PYTHON_FILES := uwsgi supervisor tests bench scripts
 

@@ -47,8 +47,8 @@ import docker
 from common import (
     BENCH,
     DEFAULT_PYTHON,
-    GUNICORN_IMAGE,
     LABEL,
+    PEERS_IMAGE,
     RESULTS,
     ROOT,
     Settings,
@@ -91,12 +91,12 @@ def machine(client: docker.DockerClient) -> dict[str, Any]:
 
 def versions(box: Box, prod: str) -> str:
     script = "import platform, importlib.metadata as m; "
-    script += "print(platform.python_version(), m.version('flask'), m.version('gunicorn'))"
-    python, flask, gunicorn = (
-        box.client.containers.run(GUNICORN_IMAGE, ["python", "-c", script], remove=True).decode().split()
+    script += "print(platform.python_version(), *(m.version(p) for p in ('flask', 'gunicorn', 'granian')))"
+    python, flask, gunicorn, granian = (
+        box.client.containers.run(PEERS_IMAGE, ["python", "-c", script], remove=True).decode().split()
     )
     uwsgi = box.client.containers.run(prod, ["--version"], entrypoint=["uwsgi"], remove=True).decode().strip()
-    return f"Python {python}, Flask {flask}, uWSGI {uwsgi}, gunicorn {gunicorn}"
+    return f"Python {python}, Flask {flask}, uWSGI {uwsgi}, gunicorn {gunicorn}, Granian {granian}"
 
 
 def prepare(settings: Settings) -> list[str]:
@@ -110,16 +110,16 @@ def prepare(settings: Settings) -> list[str]:
         for name in images(python):
             client.images.get(name)
     prod = images(DEFAULT_PYTHON)[0]
-    log(f"building {GUNICORN_IMAGE} on {prod}")
+    log(f"building {PEERS_IMAGE} on {prod}")
     subprocess.run(
         [
             "docker",
             "build",
             "-q",
             "-f",
-            "Dockerfile.gunicorn",
+            "Dockerfile.peers",
             "-t",
-            GUNICORN_IMAGE,
+            PEERS_IMAGE,
             "--build-arg",
             f"PROD_IMAGE={prod}",
             ".",

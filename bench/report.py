@@ -22,6 +22,7 @@ def render(results: dict[str, Any]) -> str:
     ]
     if "load" in results:
         load = results["load"]
+        cfg = load.get("settings", cfg)
         lines += [
             f"**Throughput** (wrk in the server's network namespace, 1 thread, {cfg['connections']} connections, "
             f"{cfg['duration']} s after {cfg['warmup']} s of warm-up, {cfg['rounds']} rounds, candidates interleaved; "
@@ -40,9 +41,11 @@ def render(results: dict[str, Any]) -> str:
         lines += ["", "| ratio of requests/s | `/` | `/io` |", "| --- | --- | --- |"]
         for key in load["cpu"]["ratios"]:
             cpu, io = load["cpu"]["ratios"][key], load["io"]["ratios"][key]
-            label = key.replace(
-                "best-bare", f"best bare ({load['cpu']['best-bare']['name']} / {load['io']['best-bare']['name']})"
-            )
+            label = key
+            for best in ("best-bare", "best-granian"):
+                if best in load["cpu"]:
+                    names = f"{load['cpu'][best]['name']} / {load['io'][best]['name']}"
+                    label = label.replace(best, f"{best.replace('-', ' ')} ({names})")
             lines.append(f"| {label} | {fmt(cpu, '.2f')} | {fmt(io, '.2f')} |")
         tw = [t for n in load["candidates"] for w in WORKLOADS for t in load[w][n]["time_wait"]]
         lines += [

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
-from common import APP, COMPOSE, GUNICORN_IMAGE, HELLO, WORKLOADS, Session, Settings, images, log, summary
+from common import APP, COMPOSE, HELLO, PEERS_IMAGE, WORKLOADS, Session, Settings, images, log, summary
 from docker.models.containers import Container
 from servers import Box, Candidate, digest, hub_ready, port_of, ratio, rounds, status_inside, wait_until
 
@@ -27,17 +27,34 @@ GRID = [(2, 1), (2, 4), (4, 1), (4, 2)]
 NO_KEEPALIVE = {"UWSGI_HTTP_KEEPALIVE": "0", "UWSGI_ADD_HEADER": "Connection: close"}
 
 
-def bare(processes: int, threads: int, cpus: float | None = None, image: str = "flask-uwsgi:latest") -> Candidate:
-    command = ["--http-socket", ":8080", "--add-header", "Connection: close", "--master", "--disable-logging"]
-    command += ["--processes", str(processes), "--threads", str(threads), "--enable-threads", "--thunder-lock", *APP]
-    return Candidate(
-        f"bare-{processes}x{threads}",
-        f"bare uWSGI http-socket, {processes} x {threads}",
-        image,
-        entrypoint=["uwsgi"],
-        command=command,
-        cpus=cpus,
-    )
+def bare(
+    processes: int, threads: int, cpus: float | None = None, image: str = "flask-uwsgi:latest", http11: bool = False
+) -> Candidate:
+    """uWSGI's own command line, nothing of the image's. http11-socket keeps
+    connections alive; http-socket cannot, so its answers say Connection: close
+    (else clients would wait on a connection it will not use again)."""
+    if http11:
+        name, title = f"bare11-{processes}x{threads}", f"bare uWSGI http11-socket (keep-alive), {processes} x {threads}"
+        command = ["--http11-socket", ":8080"]
+    else:
+        name, title = f"bare-{processes}x{threads}", f"bare uWSGI http-socket, {processes} x {threads}"
+        command = ["--http-socket", ":8080", "--add-header", "Connection: close"]
+    command += ["--master", "--disable-logging", "--processes", str(processes), "--threads", str(threads)]
+    command += ["--enable-threads", "--thunder-lock", *APP]
+    return Candidate(name, title, image, entrypoint=["uwsgi"], command=command, cpus=cpus)
+
+
+def granian(workers: int, blocking_threads: int | None = None) -> Candidate:
+    """Granian, its WSGI interface; blocking threads at its default unless given."""
+    command = ["--interface", "wsgi", "--host", "0.0.0.0", "--port", "8080", "--workers", str(workers)]
+    title = f"Granian {workers} worker(s)"
+    name = f"granian-{workers}"
+    if blocking_threads:
+        command += ["--blocking-threads", str(blocking_threads)]
+        title += f", {blocking_threads} blocking threads"
+        name += f"x{blocking_threads}"
+    command += ["--working-dir", "/app", "--factory", "benchapp:create_app"]
+    return Candidate(name, title, PEERS_IMAGE, {}, ["granian"], command)
 
 
 def load_candidates(prod: str, dev: str) -> list[Candidate]:
@@ -53,10 +70,14 @@ def load_candidates(prod: str, dev: str) -> list[Candidate]:
         Candidate("prod-metrics", "prod, METRICS_PORT=9100 (every request counted)", prod, {"METRICS_PORT": "9100"}),
         Candidate("prod-router-close", "prod, router without keep-alive", prod, NO_KEEPALIVE),
         *(bare(p, t, image=prod) for p, t in GRID),
+        *(bare(p, t, image=prod, http11=True) for p, t in GRID),
+        granian(1),
+        granian(2),
+        granian(2, 8),
         Candidate(
             "gunicorn",
             "gunicorn gthread 2 x 4, no access log (its default)",
-            GUNICORN_IMAGE,
+            PEERS_IMAGE,
             {},
             ["gunicorn"],
             gunicorn,
@@ -64,7 +85,7 @@ def load_candidates(prod: str, dev: str) -> list[Candidate]:
         Candidate(
             "gunicorn-log",
             "gunicorn gthread 2 x 4, --access-logfile -",
-            GUNICORN_IMAGE,
+            PEERS_IMAGE,
             {},
             ["gunicorn"],
             [*gunicorn, "--access-logfile", "-"],
@@ -79,13 +100,20 @@ def section_load(box: Box, settings: Settings, prod: str, dev: str) -> dict[str,
     candidates = load_candidates(prod, dev)
     runs = rounds(box, settings, candidates, list(WORKLOADS), settings.rounds)
     out: dict[str, Any] = {"candidates": {c.name: {"title": c.title, "command": c.describe()} for c in candidates}}
+    # Its own settings: a later run of other sections may use others.
+    out["settings"] = {key: getattr(settings, key) for key in ("connections", "duration", "warmup", "rounds")}
     for workload in WORKLOADS:
         table = {c.name: digest(runs[c.name][workload]) for c in candidates}
-        best = max((f"bare-{p}x{t}" for p, t in GRID), key=lambda n: table[n]["rps"]["median"])
+        bares = [f"{kind}-{p}x{t}" for kind in ("bare", "bare11") for p, t in GRID]
+        best = max(bares, key=lambda n: table[n]["rps"]["median"])
+        best_granian = max((n for n in table if n.startswith("granian-")), key=lambda n: table[n]["rps"]["median"])
         table["best-bare"] = {"name": best}
+        table["best-granian"] = {"name": best_granian}
         comparisons = {
             "prod/gunicorn": ("prod", "gunicorn"),
             "prod/best-bare": ("prod", best),
+            "prod/granian": ("prod", "granian-1"),
+            "prod/best-granian": ("prod", best_granian),
             "prod-log/prod": ("prod-log", "prod"),
             "prod-direct/prod": ("prod-direct", "prod"),
             "prod-metrics/prod": ("prod-metrics", "prod"),
