@@ -27,6 +27,8 @@ def start(run: Run, variant: str = "prod", **env: str) -> Running:
     app = run(variant, app=SLOW, env={"METRICS_PORT": "9100", **env}, ports=(8080, 9100), **NO_HEALTHCHECK)
     assert app.wait_http()[0] == 200
     wait_for(lambda: scrape_text(app) is not None, 30, "the metrics endpoint")
+    # wait_http's request, once its worker has added it: nothing pending from here.
+    wait_for(lambda: scrape(app)["flask_uwsgi_request_duration_seconds_count"] == 1, 10, "the first request counted")
     return app
 
 
@@ -53,7 +55,9 @@ def test_counts_requests_by_status_class_and_duration(run: Run) -> None:
     assert http_get(app.url("/missing"))[0] == 404
     assert http_get(app.url("/slow?seconds=x"))[0] == 500  # float("x") raises
     assert http_get(app.url("/slow?seconds=0.3"))[0] == 200
-    after = scrape(app)
+    # Each worker adds its counts to uWSGI's within a second.
+    count = "flask_uwsgi_request_duration_seconds_count"
+    after = wait_for(lambda: (now := scrape(app))[count] - before[count] >= 23 and now, 10, "the 23 requests counted")
 
     def moved(sample: str) -> float:
         return after[sample] - before.get(sample, 0)
@@ -141,7 +145,7 @@ def test_off_by_default_and_never_on_the_app_port(run: Run) -> None:
 def test_dev_image_serves_metrics_with_the_debugger_on(run: Run) -> None:
     app = start(run, "dev", DEBUGPY_ENABLE="1")
     assert http_get(app.url())[0] == 200
-    assert scrape(app)['flask_uwsgi_requests_total{code="2xx"}'] >= 2
+    wait_for(lambda: scrape(app)['flask_uwsgi_requests_total{code="2xx"}'] >= 2, 10, "2 requests counted")
 
 
 @pytest.fixture(scope="module")

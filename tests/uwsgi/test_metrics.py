@@ -68,3 +68,22 @@ def test_the_exposition_of_a_stats_document() -> None:
 def test_label_values_are_escaped() -> None:
     text = metrics_exporter.render({"version": 'a"b\\c\nd', "workers": []}, metrics_exporter.Kernel())
     assert 'uwsgi_version="a\\"b\\\\c\\nd"' in text
+
+
+def test_a_workers_counts_reach_uwsgi_added_up() -> None:
+    added: list[tuple[str, int]] = []
+    pending = metrics_worker.Pending(lambda name, value: added.append((name, value)))
+    pending.FLUSH_SECONDS = 3600  # the test flushes by hand
+    for microseconds in (100, 250):
+        pending.add("flask_uwsgi.requests.2xx", "flask_uwsgi.duration.le.0.005", microseconds)
+    pending.add("flask_uwsgi.requests.4xx", "flask_uwsgi.duration.le.inf", 20_000_000)
+    pending.flush()
+    assert sorted(added) == [
+        ("flask_uwsgi.duration.le.0.005", 2),
+        ("flask_uwsgi.duration.le.inf", 1),
+        ("flask_uwsgi.duration.sum_us", 20_000_350),
+        ("flask_uwsgi.requests.2xx", 2),
+        ("flask_uwsgi.requests.4xx", 1),
+    ]
+    pending.flush()  # nothing new: nothing added
+    assert len(added) == 5
