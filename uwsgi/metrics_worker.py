@@ -85,8 +85,7 @@ class Pending:
     """A worker's counts not yet in uWSGI's shared metrics.
 
     Each ``uwsgi.metric_inc`` takes uWSGI's metrics lock and hands the GIL
-    over twice: three per request cost 12% of the small view's throughput
-    (make bench). So a request adds to this worker's own counters, and a
+    over twice, so a request adds to this worker's own counters, and a
     thread of the worker's adds them to uWSGI's every FLUSH_SECONDS, and
     when the worker exits normally: a scrape sees a request within that
     time; a worker killed by a signal loses what it had not added.
