@@ -5,8 +5,8 @@ Each scrape reads uWSGI's stats socket, JSON that the master writes from
 what it keeps (the workers' status, requests, respawns and harakiri kills,
 and the metrics the workers add: metrics_worker.py), and the kernel's listen
 queues (metrics_listen.py), and answers in Prometheus' text exposition
-format 0.0.4. Nothing is cached,
-parsed from logs or kept here; the app's port never serves metrics.
+format 0.0.4. Nothing is cached, parsed from logs or kept here; the app's
+port never serves metrics.
 """
 
 from __future__ import annotations
@@ -23,11 +23,9 @@ from typing import Any
 
 import flask_uwsgi_env
 import metrics_listen
+import metrics_worker
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-REQUESTS = "flask_uwsgi.requests."
-BUCKET = "flask_uwsgi.duration.le."
-SUM_MICROSECONDS = "flask_uwsgi.duration.sum_us"
 
 
 def read_stats(path: str) -> dict[str, Any]:
@@ -122,9 +120,9 @@ def render(stats: dict[str, Any], kernel: Kernel) -> str:
         "counter",
         "Requests the app answered, by status class.",
         [
-            (f'{{code="{name[len(REQUESTS) :]}"}}', value)
+            (f'{{code="{name[len(metrics_worker.REQUESTS) :]}"}}', value)
             for name, value in sorted(metrics.items())
-            if name.startswith(REQUESTS)
+            if name.startswith(metrics_worker.REQUESTS)
         ],
     )
     lines += _family(
@@ -155,13 +153,12 @@ def render(stats: dict[str, Any], kernel: Kernel) -> str:
 
 
 def _histogram(metrics: dict[str, int]) -> list[tuple[str, float]]:
-    bounds = sorted((float(name[len(BUCKET) :]), value) for name, value in metrics.items() if name.startswith(BUCKET))
     samples: list[tuple[str, float]] = []
     total = 0
-    for bound, value in bounds:
-        total += value
+    for bound, name in metrics_worker.buckets(metrics):
+        total += metrics[name]
         samples.append((f'_bucket{{le="{_number(bound)}"}}', total))
-    samples.append(("_sum", metrics.get(SUM_MICROSECONDS, 0) / 1_000_000))
+    samples.append(("_sum", metrics.get(metrics_worker.SUM_MICROSECONDS, 0) / 1_000_000))
     samples.append(("_count", total))
     return samples
 

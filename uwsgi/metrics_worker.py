@@ -19,8 +19,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-REQUESTS = "flask_uwsgi.requests.{}xx"
-BUCKET = "flask_uwsgi.duration.le."
+# The names metrics.ini declares; metrics_exporter.py reads them by these too.
+REQUESTS = "flask_uwsgi.requests."  # then the status class: 2xx
+BUCKET = "flask_uwsgi.duration.le."  # then the bucket's upper bound in seconds
 SUM_MICROSECONDS = "flask_uwsgi.duration.sum_us"
 STATUS_CLASSES = frozenset("12345")
 
@@ -75,7 +76,7 @@ def instrument(app: Callable[..., Any]) -> Callable[..., Any]:
         seconds = time.perf_counter() - started
         status_class = current.status_class if current.status_class in STATUS_CLASSES else "5"
         bucket = next(name for bound, name in bounds if seconds <= bound)
-        counts.add(REQUESTS.format(status_class), bucket, round(seconds * 1_000_000))
+        counts.add(f"{REQUESTS}{status_class}xx", bucket, round(seconds * 1_000_000))
 
     uwsgi.after_req_hook = after_request
     return application
