@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import math
 import re
+import sys
+import time
+import types
+from collections.abc import Callable
 
 import metrics_exporter
 import metrics_worker
+import pytest
 
 from tests.conftest import ROOT
 
@@ -87,3 +92,53 @@ def test_a_workers_counts_reach_uwsgi_added_up() -> None:
     ]
     pending.flush()  # nothing new: nothing added
     assert len(added) == 5
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """What instrument() adds to uWSGI's metrics, with uWSGI's module stood in for."""
+    added: list[tuple[str, int]] = []
+    monkeypatch.setitem(sys.modules, "uwsgi", types.SimpleNamespace(metric_inc=lambda n, v: added.append((n, v))))
+    monkeypatch.setenv("FLASK_UWSGI_ETC", str(ROOT / "uwsgi"))
+    return added
+
+
+def totals(added: list[tuple[str, int]], count: int) -> dict[str, int]:
+    """The counts once the worker's flusher has added ``count`` requests (within 1 s)."""
+
+    def summed() -> dict[str, int]:
+        out: dict[str, int] = {}
+        for name, value in list(added):
+            out[name] = out.get(name, 0) + value
+        return out
+
+    deadline = time.monotonic() + 10
+    while sum(v for n, v in summed().items() if n.startswith(metrics_worker.REQUESTS)) < count:
+        assert time.monotonic() < deadline, f"{count} requests not counted: {summed()}"
+        time.sleep(0.05)
+    return summed()
+
+
+def test_each_request_is_counted_once_by_its_first_status(counted: list[tuple[str, int]]) -> None:
+    def app(environ: dict, start_response: Callable) -> list[bytes]:
+        if environ["PATH_INFO"] == "/raise":
+            raise RuntimeError("before any answer")
+        start_response(environ["PATH_INFO"][1:], [])
+        if environ["PATH_INFO"] == "/404 Not Found":
+            try:
+                raise ValueError("after the status")
+            except ValueError:
+                start_response("500 Internal Server Error", [], sys.exc_info())
+        return [b""]
+
+    wrapped = metrics_worker.instrument(app)
+    for path in ("/200 OK", "/200 OK", "/404 Not Found", "/raise"):
+        try:
+            wrapped({"PATH_INFO": path}, lambda *args: None)
+        except RuntimeError:
+            assert path == "/raise"
+    got = totals(counted, 4)
+    assert got[f"{metrics_worker.REQUESTS}2xx"] == 2
+    assert got[f"{metrics_worker.REQUESTS}4xx"] == 1  # not again as a 5xx
+    assert got[f"{metrics_worker.REQUESTS}5xx"] == 1  # uWSGI answers an app that raised 500
+    assert sum(value for name, value in got.items() if name.startswith(metrics_worker.BUCKET)) == 4
