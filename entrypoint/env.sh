@@ -51,9 +51,8 @@
 # ACCESS_LOG: 1/true/yes/on log every request (uWSGI's request log, on
 # stdout). Off, uWSGI logs what operators need without paying per request:
 # client and server errors (4xx, 5xx) and requests slower than 1 s. Every
-# request through Docker's log pipeline cost 30% of the throughput on a
-# small answer (make bench, 2 CPUs). The dev image sets ACCESS_LOG=1. Values
-# as HOT_RELOAD's.
+# request through Docker's log pipeline costs throughput (docs/performance.md).
+# The dev image sets ACCESS_LOG=1. Values as HOT_RELOAD's.
 # Default: (empty, off)
 : "${ACCESS_LOG:=}"
 

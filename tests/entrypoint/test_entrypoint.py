@@ -102,6 +102,10 @@ def test_debug_on_dev(sh: Shell) -> None:
         ({"METRICS_PORT": "prom"}, 'METRICS_PORT="prom" is not a port number'),
         ({"METRICS_PORT": "9100/tcp"}, 'METRICS_PORT="9100/tcp" is not a port number'),
         ({"METRICS_PORT": "8080"}, 'METRICS_PORT="8080" is PORT too: metrics need a port of their own'),
+        *(
+            ({"STOP_DRAIN_SECONDS": value}, f'STOP_DRAIN_SECONDS="{value}" is not a number of seconds (0-3600)')
+            for value in ("3601", "1.5", "-1", "5s")
+        ),
     ],
 )
 @pytest.mark.parametrize("variant", ["prod", "dev"])
@@ -227,6 +231,33 @@ def test_debug_command_keeps_explicit_processes_and_warns_on_harakiri(sh: Shell)
     )
 
 
+def test_hot_reload_command(sh: Shell) -> None:
+    reload = ["--set", "lazy-apps=true", "--set", "skip-atexit-teardown=true"]
+    lines, _ = command(sh, HOT_RELOAD="1")
+    assert lines[7:] == reload
+    lines, _ = command(sh)
+    assert not {"lazy-apps=true", "skip-atexit-teardown=true"} & set(lines)
+
+
+def test_extra_arguments_come_after_variables_and_before_debug_ini(sh: Shell) -> None:
+    sh.make_dev()
+    lines, _ = command(sh, "--harakiri", "5", DEBUGPY_ENABLE="1", UWSGI_HARAKIRI="30", UWSGI_THREADS="2")
+    assert lines[7:] == [
+        "--set",
+        "processes=1",
+        "--set",
+        "harakiri=30",
+        "--set",
+        "threads=2",
+        "--harakiri",
+        "5",
+        "--ini",
+        f"{sh.etc}/debug.ini",
+        "--ini",
+        f"{sh.etc}/debug-one-port.ini",
+    ]
+
+
 def test_dropins_run_in_sorted_order(sh: Shell) -> None:
     (sh.dropins / "20-second.sh").write_text('echo "second $FROM_ENVSH"\n')
     (sh.dropins / "10-first.envsh").write_text("export FROM_ENVSH=sourced\n")
@@ -246,6 +277,19 @@ def test_quiet_logs(sh: Shell) -> None:
     (sh.dropins / "10-hello.sh").write_text("echo hello\n")
     assert sh.run("fu_run_dropins").lines == [f"flask-uwsgi: running {sh.dropins}/10-hello.sh", "hello"]
     assert sh.run("fu_run_dropins", ENTRYPOINT_QUIET_LOGS="1").lines == ["hello"]
+
+
+def test_quiet_logs_keep_warnings_and_errors(sh: Shell) -> None:
+    (sh.dropins / "05-notes.txt").write_text("not a drop-in\n")
+    (sh.dropins / "10-fail.sh").write_text("exit 3\n")
+    result = sh.run("fu_run_dropins", ENTRYPOINT_QUIET_LOGS="1")
+    assert result.status == 3
+    assert "drop-ins must end in .sh or .envsh" in result.stderr
+    assert "failed with exit status 3" in result.stderr
+
+
+def test_a_drain_of_3600_seconds_is_accepted(sh: Shell) -> None:
+    assert sh.run("fu_validate", STOP_DRAIN_SECONDS="3600").status == 0
 
 
 def test_failing_dropin_stops_with_its_status(sh: Shell) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.containers import APPS, Running, http_get, listening_ports, process_table
+from tests.support.containers import APPS, Running, http_get, listening_ports, process_table, wait_for
 
 Run = Callable[..., Running]
 
@@ -36,6 +36,14 @@ def test_logs_go_to_stdout_and_no_log_files(run: Run) -> None:
     assert "spawned uWSGI worker 1" in logs
     _status, out = app.exec("bash", "-c", "find / -xdev -name '*.log' -newer /proc/1 2>/dev/null")
     assert out.strip() == ""
+
+
+def test_every_request_is_logged(run: Run) -> None:
+    """The dev image sets ACCESS_LOG=1."""
+    app = run("dev")
+    app.wait_http("/?m=ready")
+    assert http_get(app.url("/?m=fast"))[0] == 200
+    wait_for(lambda: "GET /?m=fast =>" in app.logs(), 10, "the request logged")
 
 
 def test_uwsgi_exit_ends_the_container_with_its_status(run: Run) -> None:

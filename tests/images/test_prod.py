@@ -103,6 +103,19 @@ def test_healthcheck(run: Run) -> None:
     assert app.exec("flask-uwsgi-healthcheck") == (0, "healthy: GET / answered 200\n")
 
 
+def test_healthcheck_passes_below_500_and_fails_from_500(run: Run) -> None:
+    app = run(app=APPS / "slow")
+    app.wait_http()
+    assert app.exec("env", "HEALTHCHECK_PATH=/missing", "flask-uwsgi-healthcheck") == (
+        0,
+        "healthy: GET /missing answered 404\n",
+    )
+    assert app.exec("env", "HEALTHCHECK_PATH=/slow?seconds=x", "flask-uwsgi-healthcheck") == (
+        1,
+        "unhealthy: GET /slow?seconds=x answered 500\n",
+    )
+
+
 def test_healthcheck_fails_without_a_server(run: Run) -> None:
     app = run(command=["sleep", "60"], ports=())
     status, out = app.exec("flask-uwsgi-healthcheck")
@@ -119,6 +132,23 @@ def test_extra_uwsgi_arguments(run: Run) -> None:
     app = run(app=APPS / "config", command=["--processes", "4"])
     _status, body = app.wait_http()
     assert json.loads(body)["numproc"] == 4
+
+
+def test_access_log_off_logs_only_errors_and_slow_requests(run: Run) -> None:
+    no_healthcheck = {"healthcheck": {"test": ["NONE"]}}  # its requests would be logged too
+    quiet = run(app=APPS / "slow", **no_healthcheck)
+    quiet.wait_http("/?m=ready")
+    assert http_get(quiet.url("/?m=fast"))[0] == 200
+    assert http_get(quiet.url("/missing"))[0] == 404
+    assert http_get(quiet.url("/slow?seconds=1.2&m=slow"))[0] == 200
+    wait_for(lambda: "GET /slow?seconds=1.2&m=slow =>" in quiet.logs(), 10, "the slow request logged")
+    logs = quiet.logs()
+    assert "GET /missing =>" in logs and "(HTTP/1.1 404)" in logs
+    assert "GET /?m=fast =>" not in logs and "GET /?m=ready =>" not in logs
+    every = run(app=APPS / "slow", env={"ACCESS_LOG": "1"}, **no_healthcheck)
+    every.wait_http("/?m=ready")
+    assert http_get(every.url("/?m=fast"))[0] == 200
+    wait_for(lambda: "GET /?m=fast =>" in every.logs(), 10, "the request logged")
 
 
 def stop_seconds(app: Running) -> float:

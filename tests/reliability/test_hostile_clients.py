@@ -116,6 +116,29 @@ def test_64_slow_clients_do_not_stop_the_server(run: Run, connections: list[sock
     assert p99 < 1, f"p99 {p99:.2f} s"
 
 
+@pytest.mark.parametrize("mode", ["router", "direct"])
+def test_a_body_sent_slowly_holds_a_worker_thread(run: Run, connections: list[socket.socket], mode: str) -> None:
+    """The limit docs/security.md states: a request body is not buffered before
+    a worker thread takes the request, so a client that sends its body slowly
+    holds that thread until it is done. With one thread, a GET waits for it."""
+    app = run(app=ABUSE, env={"HTTP_MODE": mode, "UWSGI_PROCESSES": "1", "UWSGI_THREADS": "1"})
+    assert app.wait_http()[0] == 200
+    upload = open_socket(app, connections)
+    headers = b"POST /upload HTTP/1.1\r\nHost: example\r\nConnection: close\r\nContent-Length: 20\r\n\r\n"
+    upload.sendall(headers + b"0123456789")
+    answers: list[tuple[int | str, float]] = []
+    waiting = threading.Thread(target=lambda: answers.append(timed_get(app, timeout=30)), daemon=True)
+    began = time.monotonic()
+    waiting.start()
+    wait_for(lambda: time.monotonic() - began >= 3, 4, "3 s of the GET waiting")
+    assert not answers, f"the GET was answered while the body was incomplete: {answers}"
+    upload.sendall(b"0123456789")
+    waiting.join(30)
+    assert answers and answers[0][0] == 200, answers
+    assert answers[0][1] >= 3
+    assert closed_by_server(upload, timeout=10).startswith(b"HTTP/1.1 200")
+
+
 def test_a_client_that_sends_nothing_is_closed(run: Run, connections: list[socket.socket]) -> None:
     """At the defaults, within the 25 s docs/security.md gives: the kernel holds a
     connection that has sent nothing before uWSGI accepts it (TCP_DEFER_ACCEPT,
@@ -169,10 +192,12 @@ def test_a_body_over_max_request_body_is_refused(
         answer = closed_by_server(sock, timeout=30)
         assert answer == b"" or answer.split(b" ", 2)[1][:1] in (b"4", b"5"), answer[:200]
         print(f"2 MiB body over a 1 MiB limit: {answer.splitlines()[0] if answer else 'connection closed'}")
+    assert "the upload view ran" not in app.logs(), "the app ran for a refused body"
     # Within the limit, a body is fine.
     connection = http.client.HTTPConnection("127.0.0.1", app.http_port, timeout=10)
     connection.request("POST", "/upload", body=b"x" * 1000)
     assert connection.getresponse().read() == b'{"received":1000}\n'
+    wait_for(lambda: "the upload view ran" in app.logs(), 10, "the view's line for the accepted body")
 
 
 def test_clients_that_never_read_their_answers_leave_the_others_served(
@@ -188,5 +213,5 @@ def test_clients_that_never_read_their_answers_leave_the_others_served(
     with Legitimate(app) as client:
         wait_for(lambda: len(client.results) >= 20, 60, "20 requests of the legitimate client")
     answered, p99 = client.check()
-    print(f"4 clients not reading 20 MB answers: {answered} others answered, p99 {p99 * 1000:.0f} ms")
+    print(f"4 clients not reading 20 MiB answers: {answered} others answered, p99 {p99 * 1000:.0f} ms")
     assert statistics.median(latency for _, latency in client.results) < 5

@@ -94,6 +94,21 @@ def test_uwsgi_killed_by_a_signal_is_restarted_and_sigterm_stops_fast(supervisor
     assert output.count("spawned: 'uwsgi'") == 2
 
 
+def test_programs_in_supervisor_d_run_beside_uwsgi(supervisord, tmp_path: Path) -> None:
+    """README: /etc/flask-uwsgi/supervisor.d/*.conf adds [program:x] sections."""
+    marker = tmp_path / "watcher-ran"
+    (tmp_path / "watcher.conf").write_text(f"[program:watcher]\ncommand = sh -c 'touch {marker}; exec sleep 60'\n")
+    daemon = supervisord("sleep 60")
+    deadline = time.monotonic() + 10
+    while not marker.exists():
+        assert time.monotonic() < deadline, "the program from supervisor.d did not start"
+        time.sleep(0.05)
+    daemon.process.send_signal(signal.SIGTERM)
+    status, output = daemon.wait()
+    assert status == 0
+    assert "spawned: 'watcher'" in output and "spawned: 'uwsgi'" in output
+
+
 def start_and_stop_seconds(supervisord, tmp_path: Path, launcher: list[str] | None) -> tuple[float, float]:
     """Seconds from launch to uwsgi's start, and from SIGTERM to supervisord's exit."""
     started = tmp_path / "uwsgi-started"

@@ -80,6 +80,20 @@ def test_load_forms(app_dir: Path) -> None:
     assert made.debug is False
 
 
+def test_module_alone_means_application_else_app(app_dir: Path) -> None:
+    write(app_dir, "only_app.py", "def app(environ, start_response): ...\n")
+    write(
+        app_dir,
+        "both.py",
+        """
+        def application(environ, start_response): ...
+        def app(environ, start_response): ...
+        """,
+    )
+    assert loader.load("only_app").__name__ == "app"
+    assert loader.load("both").__name__ == "application"
+
+
 @pytest.mark.parametrize(
     ("files", "spec", "message", "traceback"),
     [

@@ -1,5 +1,7 @@
 """Answers for the hostile-client tests: a small one, a big one, an upload."""
 
+import sys
+
 from flask import Flask, request
 
 app = Flask(__name__)
@@ -17,4 +19,5 @@ def big():
 
 @app.post("/upload")
 def upload():
+    print("the upload view ran", file=sys.stderr, flush=True)
     return {"received": len(request.get_data())}
