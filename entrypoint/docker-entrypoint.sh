@@ -146,6 +146,10 @@ fu_validate() {
 	if ! [[ "$STOP_DRAIN_SECONDS" =~ ^[0-9]{1,4}$ ]] || ((10#$STOP_DRAIN_SECONDS > 3600)); then
 		fu_die "STOP_DRAIN_SECONDS=\"$STOP_DRAIN_SECONDS\" is not a number of seconds (0-3600)"
 	fi
+	case "$LOG_FORMAT" in
+		plain | json) ;;
+		*) fu_die "LOG_FORMAT=\"$LOG_FORMAT\" is not plain or json" ;;
+	esac
 	if [ -n "$METRICS_PORT" ]; then
 		fu_check_port METRICS_PORT
 		((10#$METRICS_PORT != 10#$PORT)) || fu_die "METRICS_PORT=\"$METRICS_PORT\" is PORT too: metrics need a port of their own"
@@ -291,6 +295,9 @@ fu_uwsgi_command() {
 	if [ -n "$METRICS_PORT" ]; then
 		FU_UWSGI+=(--ini "$FLASK_UWSGI_ETC/metrics.ini")
 	fi
+	if [ "$LOG_FORMAT" = json ]; then
+		FU_UWSGI+=(--ini "$FLASK_UWSGI_ETC/log-json.ini")
+	fi
 	if [ -f "$FLASK_UWSGI_APP_INI" ]; then
 		FU_UWSGI+=(--ini "$FLASK_UWSGI_APP_INI")
 	fi
@@ -429,6 +436,16 @@ fu_become_app_owner() {
 	exec setpriv --reuid="$uid" --regid="$gid" --groups=0 --inh-caps=-all -- "$FLASK_UWSGI_LIB/docker-entrypoint.sh" "$@"
 }
 
+# LOG_FORMAT=json: the entrypoint runs again under log_relay.py, which writes
+# every line printed from then on (the entrypoint's, uWSGI's, the app's,
+# supervisord's) as a JSON object. A value that is neither is refused later,
+# by fu_validate, in plain text.
+fu_relay_json_logs() {
+	if [ "${LOG_FORMAT:-}" = json ] && [ -z "${FLASK_UWSGI_LOG_RELAY:-}" ]; then
+		exec python3 "$FLASK_UWSGI_LIB/python/log_relay.py" "$FLASK_UWSGI_LIB/docker-entrypoint.sh" uwsgi "$@"
+	fi
+}
+
 fu_main() {
 	fu_become_app_owner "$@"
 	# docker run IMAGE --processes 4: options for uWSGI
@@ -437,6 +454,7 @@ fu_main() {
 	fi
 	if [ "$#" -eq 0 ] || [ "$1" = 'uwsgi' ]; then
 		shift || :
+		fu_relay_json_logs "$@"
 		# Whether PRESTART_SCRIPT was set by the user, before env.sh defaults it.
 		FU_PRESTART_EXPLICIT="${PRESTART_SCRIPT:+1}"
 		# shellcheck source=entrypoint/env.sh

@@ -87,6 +87,13 @@
 # Default: (empty, off)
 : "${METRICS_PORT:=}"
 
+# LOG_FORMAT: plain (uWSGI's own lines, as they come) or json: every line the
+# container writes is one JSON object with time, level, source and message
+# (uwsgi/log_relay.py); request lines add method, path, status, duration,
+# size and the request's id (X-Request-ID, or a new one, passed to the app).
+# Default: plain
+: "${LOG_FORMAT:=plain}"
+
 # --- dev image only ----------------------------------------------------------
 
 # DEBUGPY_ENABLE: 1/true/yes/on start debugpy in every uWSGI worker;
@@ -119,5 +126,5 @@
 : "${DEBUGPY_WAIT:=}"
 
 export APP_MODULE PORT PRESTART_SCRIPT HEALTHCHECK_PATH ENTRYPOINT_QUIET_LOGS HOT_RELOAD \
-    ACCESS_LOG HTTP_MODE MAX_REQUEST_BODY STOP_DRAIN_SECONDS METRICS_PORT \
+    ACCESS_LOG HTTP_MODE MAX_REQUEST_BODY STOP_DRAIN_SECONDS METRICS_PORT LOG_FORMAT \
     DEBUGPY_ENABLE DEBUGPY_HOST DEBUGPY_PORT DEBUGPY_PORTS DEBUGPY_WAIT

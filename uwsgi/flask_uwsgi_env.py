@@ -22,6 +22,7 @@ DEFAULTS = {
     "HOT_RELOAD": "",
     "STOP_DRAIN_SECONDS": "0",
     "METRICS_PORT": "",
+    "LOG_FORMAT": "plain",
     "DEBUGPY_HOST": "0.0.0.0",
     "DEBUGPY_PORT": "5678",
     "DEBUGPY_PORTS": "one",

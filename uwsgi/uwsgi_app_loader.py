@@ -24,6 +24,9 @@ the entrypoint's flag file exists, the health path answers 503 and every
 answer closes its connection (see ``draining``).
 
 With METRICS_PORT set, each request is counted (metrics_worker.py).
+
+With LOG_FORMAT=json, the app's logging and uncaught exceptions are JSON
+lines, and each request has an id (log_json.py).
 """
 
 from __future__ import annotations
@@ -261,6 +264,11 @@ def _application() -> Callable[..., Any]:
     spec = flask_uwsgi_env.get(os.environ, VARIABLE)
     reload = hot_reload(os.environ)
     started_ns = time.time_ns()  # for HOT_RELOAD: a file saved from now on may not be what was imported
+    json_logs = flask_uwsgi_env.get(os.environ, "LOG_FORMAT") == "json"
+    if json_logs:
+        import log_json  # before the app: its logging set up, if it sets up none
+
+        log_json.install()
     try:
         app = load(spec)
     except AppModuleError as error:
@@ -289,6 +297,8 @@ def _application() -> Callable[..., Any]:
         import metrics_worker  # metrics.ini's counters, by status class and duration
 
         app = metrics_worker.instrument(app)
+    if json_logs:
+        app = log_json.with_request_id(app)
     return app
 
 

@@ -102,6 +102,8 @@ def test_debug_on_dev(sh: Shell) -> None:
         ({"METRICS_PORT": "prom"}, 'METRICS_PORT="prom" is not a port number'),
         ({"METRICS_PORT": "9100/tcp"}, 'METRICS_PORT="9100/tcp" is not a port number'),
         ({"METRICS_PORT": "8080"}, 'METRICS_PORT="8080" is PORT too: metrics need a port of their own'),
+        ({"LOG_FORMAT": "JSON"}, 'LOG_FORMAT="JSON" is not plain or json'),
+        ({"LOG_FORMAT": "xml"}, 'LOG_FORMAT="xml" is not plain or json'),
         *(
             ({"STOP_DRAIN_SECONDS": value}, f'STOP_DRAIN_SECONDS="{value}" is not a number of seconds (0-3600)')
             for value in ("3601", "1.5", "-1", "5s")

@@ -48,9 +48,9 @@ def holds(predicate: Callable[[], Any], seconds: float, interval: float = 0.1) -
     return bool(predicate())
 
 
-def http_get(url: str, timeout: float = 10) -> tuple[int, str]:
+def http_get(url: str, timeout: float = 10, headers: dict[str, str] | None = None) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=timeout) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
