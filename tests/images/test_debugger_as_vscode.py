@@ -391,6 +391,12 @@ def test_a_generator_raising_while_streaming_stops_with_the_defaults(debuggee: R
 # next one attaches: the race debugpy_internals.patch_report_sockets fixes.
 
 
+# A generous bound, not a goal: after a debugger vanished, a worker was once
+# seen not to join the next session within 30 s, on 3.15; the cause is not
+# known. The join must still come.
+REJOIN_WITHIN = 90
+
+
 def vanished_debugger(start: Callable[..., Running], ports: str) -> tuple[Running, Callable[[], Any]]:
     """A debugger that stopped at a breakpoint, then vanished: the paused
     request completes, and every worker serves again. Returns the app and a
@@ -400,8 +406,8 @@ def vanished_debugger(start: Callable[..., Running], ports: str) -> tuple[Runnin
     def sessions() -> Session | PortSessions:
         if ports == "one":
             session = attach(app, {str(MAIN): [INDEX]})
-            session.wait_joined()
-            session.wait_joined()
+            session.wait_joined(REJOIN_WITHIN)
+            session.wait_joined(REJOIN_WITHIN)
             return session
         return PortSessions("127.0.0.1", [app.ports[5678], app.ports[5679]], MAPPINGS, {str(MAIN): [INDEX]})
 
