@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.reliability.conftest import HERE
-from tests.support.containers import Running, wait_for
+from tests.support.containers import Running, connections_to, wait_for
 
 Run = Callable[..., Running]
 ABUSE = HERE / "apps" / "abuse"
@@ -126,10 +126,9 @@ def test_a_body_sent_slowly_holds_a_worker_thread(run: Run, connections: list[so
     upload = open_socket(app, connections)
     headers = b"POST /upload HTTP/1.1\r\nHost: example\r\nConnection: close\r\nContent-Length: 20\r\n\r\n"
     upload.sendall(headers + b"0123456789")
-    # The GET goes only once the worker holds the upload: both connections pass
-    # through the engine's port proxy, which may deliver the second one first.
-    # The wait stays under uWSGI's 4 s socket timeout, which would end the upload.
-    wait_for(lambda: "the upload view ran" in app.logs(), 1, "the upload to reach the view")
+    # The GET goes only once the upload is connected inside the container: both
+    # pass through the engine's port proxy, which may deliver the second first.
+    wait_for(lambda: connections_to(app) >= 1, 10, "the upload's connection in the container")
     answers: list[tuple[int | str, float]] = []
     waiting = threading.Thread(target=lambda: answers.append(timed_get(app, timeout=30)), daemon=True)
     began = time.monotonic()

@@ -9,22 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.support.containers import APPS, Running, http_get, wait_for
+from tests.support.containers import APPS, Running, connections_to, http_get, wait_for
 
 Run = Callable[..., Running]
 IN_FLIGHT = 20
-
-
-def connections_to(app: Running, port: int = 8080) -> int:
-    """Established TCP connections to `port` inside the container (no ss or netstat there)."""
-    status, out = app.exec("cat", "/proc/net/tcp", "/proc/net/tcp6")
-    assert status == 0, out
-    count = 0
-    for line in out.splitlines():
-        fields = line.split()
-        if len(fields) > 3 and fields[3] == "01" and fields[1].rsplit(":", 1)[-1] == f"{port:04X}":
-            count += 1
-    return count
 
 
 def stop_during_requests(app: Running, inside: int) -> tuple[list[tuple[int, str] | str], float]:

@@ -224,6 +224,18 @@ def listening_ports(running: Running) -> set[int]:
     return ports
 
 
+def connections_to(app: Running, port: int = 8080) -> int:
+    """Established TCP connections to `port` inside the container (no ss or netstat there)."""
+    status, out = app.exec("cat", "/proc/net/tcp", "/proc/net/tcp6")
+    assert status == 0, out
+    count = 0
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) > 3 and fields[3] == "01" and fields[1].rsplit(":", 1)[-1] == f"{port:04X}":
+            count += 1
+    return count
+
+
 def process_table(running: Running) -> list[tuple[int, int, str]]:
     """(pid, uid, command line) of every process in the container."""
     script = (
