@@ -11,13 +11,18 @@ tested on, debugpy WRITTEN_FOR (requirements/dev.txt pins it; the image is check
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import sys
 import time
 from typing import Any
 
 WRITTEN_FOR = "1.8.22"
 REFUSED_SECONDS = 0.3  # how long refused() watches a new connection
+# How long join() lets pydevd finish disposing of a debugger whose
+# connection closed (it waits up to 0.5 s twice for its threads).
+DISPOSE_SECONDS = 3.0
 
 
 def version_mismatch() -> str | None:
@@ -77,6 +82,7 @@ def join(adapter: dict[str, Any], *, wait: bool) -> None:
     import debugpy.server  # (puts debugpy's bundled pydevd on sys.path, in DAP mode)
     import pydevd
 
+    _discard_disposed()
     pydevd.SetupHolder.setup = None
     pydevd.settrace(
         host=adapter["host"],
@@ -104,6 +110,24 @@ def join(adapter: dict[str, Any], *, wait: bool) -> None:
     if py_db is not None:
         _last_version[0] += 1
         py_db.mtime = _last_version[0]
+
+
+def _discard_disposed(timeout: float = DISPOSE_SECONDS) -> None:
+    """Wait until no disposed debugger is installed: ``settrace`` connects
+    only when none is, and is a silent no-op otherwise. pydevd uninstalls a
+    debugger whose connection closed once it has stopped its threads
+    (``PyDB.dispose_and_kill_all_pydevd_threads``), but never if that failed
+    part-way (the error is swallowed before the uninstall): then it is
+    uninstalled here."""
+    import pydevd
+    from _pydevd_bundle.pydevd_constants import set_global_debugger
+
+    deadline = time.monotonic() + timeout
+    while (py_db := pydevd.get_global_debugger()) is not None and py_db.pydb_disposed:
+        if time.monotonic() >= deadline:
+            set_global_debugger(None)
+            return
+        time.sleep(0.02)
 
 
 # The last breakpoint version (pydevd's ``PyDB.mtime``) of this process's debuggers.
@@ -164,12 +188,44 @@ def leave() -> None:
 
     release()
     forget_connection()
+    # (a copy of the connection's descriptor: pydevd closes its own)
+    connection = _duplicate(getattr(pydevd.get_global_debugger(), "_client_socket", None))
     pydevd.stoptrace()
+    _hang_up(connection)
     if not PYDEVD_USE_SYS_MONITORING:
         # Python < 3.12: stoptrace() untraces only the calling thread; the
         # request threads would keep pydevd's (now idle) tracer, at a tenth
         # of their speed.
         pydevd_tracing.set_trace_to_threads(_untrace)
+
+
+def _duplicate(connection: socket.socket | None) -> socket.socket | None:
+    try:
+        return connection.dup() if connection is not None else None
+    except OSError:
+        return None
+
+
+def _hang_up(connection: socket.socket | None) -> None:
+    """End the connection to the adapter for real once pydevd closed it.
+
+    Closing a descriptor does not end a connection while another thread waits
+    in recv() on it (Linux keeps the socket until that call returns), and
+    pydevd's reader thread may: the adapter would never hear that this
+    process left. Seen
+    with a debugger that vanished: this process's last message, "terminated",
+    reached the adapter while it was ending the session and waiting, with the
+    session locked, for this process to answer its "disconnect" (which pydevd
+    no longer could); the session never ended, and the adapter refused this
+    process's every later join as "already connected". A shutdown() ends the
+    connection whoever is still using it: the adapter's wait ends, and the
+    reader's recv() returns."""
+    if connection is None:
+        return
+    with contextlib.suppress(OSError):
+        connection.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        connection.close()
 
 
 def patch_report_sockets() -> None:

@@ -45,8 +45,9 @@ class Worker:
     def __init__(self, config: Settings, worker_id: int) -> None:
         self.config, self.worker_id = config, worker_id
         self.lock = threading.RLock()
-        # The hub's session this worker joined (0: none), and when it last left one.
-        self.session = 0
+        # The hub's session this worker joined (0: none), the one the hub
+        # last announced (0: none), and when this worker last left one.
+        self.session = self.announced = 0
         self.left_at = -REJOIN_SECONDS
         self.attached = threading.Event()
         self.first: dict[str, Any] = {}
@@ -54,6 +55,7 @@ class Worker:
     def on_state(self, state: dict[str, Any]) -> None:
         session = int(state.get("session") or 0) if state.get("attached") else 0
         with self.lock:
+            self.announced = session
             if session == self.session:
                 return
             if self.session:
@@ -74,7 +76,8 @@ class Worker:
             import debugpy
 
             with self.lock:
-                if self.session != int(state.get("session") or 1) or debugpy.is_client_connected():
+                # (also when its last join was refused: the session is the same)
+                if self.announced != int(state.get("session") or 1) or debugpy.is_client_connected():
                     return
                 log(f"debugpy: worker {self.worker_id}: no debugger took it up; joining again")
                 self.leave(quiet=True)
