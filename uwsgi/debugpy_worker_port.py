@@ -16,6 +16,8 @@ from debugpy_config import RETRY_INTERVAL, RETRY_SECONDS, Settings, adapter_prog
 
 # How often a worker checks its adapter's connection.
 KEEP_SECONDS = 0.5
+# How long a new worker waits for the other workers' ports to listen.
+SIBLINGS_SECONDS = 15.0
 
 
 def _address_in_use(exc: BaseException) -> bool:
@@ -81,27 +83,34 @@ def keep_connected(worker_id: int) -> None:
     me = threading.current_thread()
     me.pydev_do_not_trace = me.is_pydev_daemon_thread = True  # type: ignore[attr-defined]
     adapter = internals.adapter_endpoint()
+    lost, failure = False, ""  # each logged once, until the worker is connected again
     while adapter["port"]:
         time.sleep(KEEP_SECONDS)
         if internals.connected():
+            lost = False
             continue
-        log(f"debugpy: worker {worker_id} lost its debug adapter's connection; connecting again")
+        if not lost:
+            log(f"debugpy: worker {worker_id} lost its debug adapter's connection; connecting again")
+            lost, failure = True, ""
         try:
             internals.forget_connection()
             internals.join(adapter, wait=False)
         except Exception as exc:
-            log(f"debugpy: worker {worker_id} cannot connect to its debug adapter again: {exc}")
-            return
+            # The adapter may still be ending the vanished debugger's session: try on.
+            if repr(exc) != failure:
+                log(f"debugpy: worker {worker_id} cannot connect to its debug adapter yet: {exc!r}")
+                failure = repr(exc)
 
 
-def listen_and_keep(config: Settings, port: int, worker_id: int, *, background: bool = False) -> None:
-    """Listen, then keep the worker connected to its adapter."""
+def listen_and_keep(config: Settings, port: int, worker_id: int, *, background: bool = False) -> bool:
+    """Listen, then keep the worker connected to its adapter; False if it cannot listen."""
     if not listen(config.host, port, worker_id):
-        return
+        return False
     if background:
         threading.Thread(target=keep_connected, args=(worker_id,), name="debugpy-keep", daemon=True).start()
     else:
         keep_connected(worker_id)
+    return True
 
 
 def start(config: Settings, worker_id: int) -> None:
@@ -121,4 +130,20 @@ def start(config: Settings, worker_id: int) -> None:
         args = (config, port, worker_id)
         threading.Thread(target=listen_and_keep, args=args, name="debugpy-listen", daemon=True).start()
         return
-    listen_and_keep(config, port, worker_id, background=True)
+    if listen_and_keep(config, port, worker_id, background=True):
+        wait_for_siblings(config, worker_id)
+
+
+def wait_for_siblings(config: Settings, worker_id: int) -> None:
+    """Serve only once every worker's port listens, or SIBLINGS_SECONDS
+    passed: the kernel may hand the app's first request to the worker that
+    listened first, and once the app answers, an attach to any port works."""
+    import uwsgi
+
+    ports = [worker_port(config.port, n) for n in range(1, uwsgi.numproc + 1)]
+    deadline = time.monotonic() + SIBLINGS_SECONDS
+    while not all(port_in_use(config.host, port) for port in ports):
+        if time.monotonic() >= deadline:
+            log(f"debugpy: worker {worker_id} serves before every debug port listens ({SIBLINGS_SECONDS:.0f} s passed)")
+            return
+        time.sleep(0.02)

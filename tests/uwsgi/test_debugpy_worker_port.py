@@ -5,9 +5,11 @@ from __future__ import annotations
 import errno
 import socket
 import sys
+import types
 
 import debugpy_worker_port
 import pytest
+from debugpy_config import Settings
 
 
 @pytest.mark.parametrize(
@@ -85,3 +87,48 @@ def test_port_in_use() -> None:
         port = server.getsockname()[1]
         assert debugpy_worker_port.port_in_use("127.0.0.1", port)
     assert not debugpy_worker_port.port_in_use("127.0.0.1", port)
+
+
+def test_a_worker_serves_once_every_workers_port_listens(monkeypatch: pytest.MonkeyPatch) -> None:
+    probed: list[int] = []
+    listening = {5678: iter([True, True, True]), 5679: iter([False, False, True])}
+
+    def port_in_use(host: str, port: int) -> bool:
+        probed.append(port)
+        return next(listening[port])
+
+    monkeypatch.setitem(sys.modules, "uwsgi", types.SimpleNamespace(numproc=2))
+    monkeypatch.setattr(debugpy_worker_port, "port_in_use", port_in_use)
+    debugpy_worker_port.wait_for_siblings(Settings("0.0.0.0", 5678, wait=False, mode="per-worker"), 1)
+    assert probed == [5678, 5679] * 3
+
+
+def test_a_worker_serves_anyway_after_the_deadline(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setitem(sys.modules, "uwsgi", types.SimpleNamespace(numproc=2))
+    monkeypatch.setattr(debugpy_worker_port, "port_in_use", lambda host, port: port == 5678)
+    monkeypatch.setattr(debugpy_worker_port, "SIBLINGS_SECONDS", 0.05)
+    debugpy_worker_port.wait_for_siblings(Settings("0.0.0.0", 5678, wait=False, mode="per-worker"), 1)
+    assert capsys.readouterr().err == "debugpy: worker 1 serves before every debug port listens (0 s passed)\n"
+
+
+def test_a_dropped_worker_connects_again_until_it_can(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    adapter = {"host": "127.0.0.1", "port": 40001}
+    joins: list[dict[str, object]] = []
+
+    def join(endpoint: dict[str, object], *, wait: bool) -> None:
+        joins.append(endpoint)
+        if len(joins) < 3:
+            raise ConnectionRefusedError(111, "Connection refused")
+        adapter["port"] = 0  # connected: end the test's loop
+
+    monkeypatch.setattr(debugpy_worker_port, "KEEP_SECONDS", 0.01)
+    monkeypatch.setattr(debugpy_worker_port.internals, "adapter_endpoint", lambda: adapter)
+    monkeypatch.setattr(debugpy_worker_port.internals, "connected", lambda: False)
+    monkeypatch.setattr(debugpy_worker_port.internals, "forget_connection", lambda: None)
+    monkeypatch.setattr(debugpy_worker_port.internals, "join", join)
+    debugpy_worker_port.keep_connected(2)
+    assert len(joins) == 3
+    assert capsys.readouterr().err.splitlines() == [
+        "debugpy: worker 2 lost its debug adapter's connection; connecting again",
+        "debugpy: worker 2 cannot connect to its debug adapter yet: ConnectionRefusedError(111, 'Connection refused')",
+    ]
