@@ -27,6 +27,9 @@ With METRICS_PORT set, each request is counted (metrics_worker.py).
 
 With LOG_FORMAT=json, the app's logging and uncaught exceptions are JSON
 lines, and each request has an id (log_json.py).
+
+With OpenTelemetry in the app's image and OTEL_* set, every worker sends
+traces (otel_traces.py).
 """
 
 from __future__ import annotations
@@ -260,6 +263,19 @@ def _default_sigchld_in_workers() -> None:
         postfork(reset)
 
 
+def _traces() -> None:
+    """OpenTelemetry, when the app's image has it and OTEL_* asks for it:
+    before the app is imported, so that its instrumentations see the app
+    (otel_traces.py). Settings it cannot apply stop the container."""
+    import otel_traces
+
+    try:
+        otel_traces.install()
+    except Exception as exc:
+        print(f"flask-uwsgi: error: OTEL_*: OpenTelemetry cannot start: {exc!r}", file=sys.stderr, flush=True)
+        os._exit(EXIT_NO_APP)
+
+
 def _application() -> Callable[..., Any]:
     spec = flask_uwsgi_env.get(os.environ, VARIABLE)
     reload = hot_reload(os.environ)
@@ -269,6 +285,7 @@ def _application() -> Callable[..., Any]:
         import log_json  # before the app: its logging set up, if it sets up none
 
         log_json.install()
+    _traces()
     try:
         app = load(spec)
     except AppModuleError as error:

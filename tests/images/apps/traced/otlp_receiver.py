@@ -1,0 +1,39 @@
+"""An OTLP/HTTP trace receiver for the tests: each export it receives, decoded
+with opentelemetry-proto, becomes one JSON line on stdout.
+
+Run inside the app's container (``python otlp_receiver.py PORT``), where the
+app's image has opentelemetry-proto; the tests read its output.
+"""
+
+import json
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from google.protobuf.json_format import MessageToDict
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+
+class Receiver(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.path != "/v1/traces" or self.headers.get("Content-Type") != "application/x-protobuf":
+            self.send_error(400, f"not an OTLP/HTTP protobuf trace export: {self.path}")
+            return
+        export = ExportTraceServiceRequest.FromString(body)
+        print(json.dumps(MessageToDict(export)), flush=True)
+        answer = ExportTraceServiceResponse().SerializeToString()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+if __name__ == "__main__":
+    ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Receiver).serve_forever()

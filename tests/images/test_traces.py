@@ -1,0 +1,96 @@
+"""OpenTelemetry traces (uwsgi/otel_traces.py): an app image with OpenTelemetry's
+zero-code packages and OTEL_* set sends spans from every worker.
+
+The receiver decodes OTLP/HTTP with opentelemetry-proto (apps/traced/otlp_receiver.py),
+inside the app's container, where the app's image has that package.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from tests.support.containers import APPS, Running, http_get, wait_for
+
+Run = Callable[..., Running]
+Build = Callable[..., str]
+TRACED = APPS / "traced"
+RECEIVER_PORT = "4318"
+SPANS = "/tmp/spans.jsonl"  # the receiver's output, in the container
+OTEL = {
+    "OTEL_SERVICE_NAME": "traced",
+    "OTEL_TRACES_EXPORTER": "otlp",
+    "OTEL_METRICS_EXPORTER": "none",
+    "OTEL_LOGS_EXPORTER": "none",
+    "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{RECEIVER_PORT}",
+    "OTEL_BSP_SCHEDULE_DELAY": "200",  # ms: export within a moment
+}
+WORKERS = {"UWSGI_PROCESSES": "2", "UWSGI_THREADS": "1"}
+
+
+def traced_app(build: Build, run: Run, images: dict[str, str], variant: str, **env: str) -> Running:
+    tag = build(TRACED, f"flask-uwsgi-test-traced:{variant}", BASE_IMAGE=images[variant])
+    return run(image=tag, app=None, env={**OTEL, **WORKERS, **env})
+
+
+def spans(app: Running) -> list[dict[str, Any]]:
+    """Every span received so far, with its resource's attributes under "resource"."""
+    code, output = app.exec("sh", "-c", f"cat {SPANS} 2>/dev/null || true")
+    assert code == 0, output
+    found = []
+    for line in output.splitlines():
+        for resource_spans in json.loads(line)["resourceSpans"]:
+            resource = attributes(resource_spans["resource"])
+            for scope in resource_spans["scopeSpans"]:
+                found += [{**span, "attrs": attributes(span), "resource": resource} for span in scope["spans"]]
+    return found
+
+
+def attributes(item: dict[str, Any]) -> dict[str, Any]:
+    """OTLP's key/value list as a dict (AnyValue's one field, whatever its type)."""
+    return {a["key"]: next(iter(a["value"].values()), None) for a in item.get("attributes", [])}
+
+
+@pytest.mark.parametrize("variant", ["prod", "dev"])
+def test_spans_leave_every_worker_with_route_status_and_pid(
+    build: Build, run: Run, images: dict[str, str], variant: str
+) -> None:
+    app = traced_app(build, run, images, variant)
+    app.container.exec_run(["sh", "-c", f"exec python /app/otlp_receiver.py {RECEIVER_PORT} >> {SPANS}"], detach=True)
+    assert app.wait_http("/items/0")[0] == 200
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda n: http_get(app.url(f"/items/{n}"))[0], range(1, 41)))
+    assert answers == [200] * 40
+
+    def from_both_workers() -> list[dict[str, Any]] | None:
+        received = [s for s in spans(app) if s["attrs"].get("http.route") == "/items/<int:number>"]
+        return received if len({s["attrs"]["process.pid"] for s in received}) >= 2 else None
+
+    received = wait_for(from_both_workers, 30, "spans from both workers")
+    for span in received:
+        assert span["name"] == "GET /items/<int:number>", span
+        assert span["kind"] == "SPAN_KIND_SERVER", span
+        assert span["resource"]["service.name"] == "traced", span
+        status = span["attrs"].get("http.response.status_code", span["attrs"].get("http.status_code"))
+        assert int(status) == 200, span
+
+
+def test_without_the_packages_nothing_is_done(run: Run) -> None:
+    app = run("prod", env={**OTEL, **WORKERS})
+    assert app.wait_http()[0] == 200
+    app.wait_log(r"^flask-uwsgi: OTEL_\* is set, but opentelemetry-distro is not installed: no traces$")
+
+
+def test_a_setting_opentelemetry_cannot_apply_stops_the_container(
+    build: Build, run: Run, images: dict[str, str]
+) -> None:
+    app = traced_app(build, run, images, "prod", OTEL_TRACES_EXPORTER="nonexistent")
+    assert app.wait_exit(60) != 0
+    last = app.logs().strip().splitlines()[-1]
+    assert last.startswith("flask-uwsgi: error: OTEL_*: OpenTelemetry cannot start: "), last
+    assert "nonexistent" in last, last
