@@ -28,6 +28,10 @@ With METRICS_PORT set, each request is counted (metrics_worker.py).
 With LOG_FORMAT=json, the app's logging and uncaught exceptions are JSON
 lines, and each request has an id (log_json.py).
 
+A request body sent chunked reaches the app whole, with its Content-Length,
+and framing that cannot be trusted is refused before the app runs
+(request_body.py).
+
 With OpenTelemetry in the app's image and OTEL_* set, every worker sends
 traces (otel_traces.py).
 """
@@ -306,6 +310,10 @@ def _application() -> Callable[..., Any]:
     debug = sys.modules.get("uwsgi_debugpy")
     if debug is not None:
         app = debug.debuggable(app)
+    import request_body  # chunked request bodies, which uWSGI alone hands on empty
+
+    limit = int(flask_uwsgi_env.get(os.environ, "MAX_REQUEST_BODY"))
+    app = request_body.dechunked(app, limit, router=flask_uwsgi_env.get(os.environ, "HTTP_MODE") == "router")
     if int(flask_uwsgi_env.get(os.environ, "STOP_DRAIN_SECONDS")) > 0:
         # The entrypoint's flag file, in the runtime directory it exported.
         flag = os.path.join(os.environ["FLASK_UWSGI_RUN"], "draining")
