@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
-"""debugpy's debug adapter, as debugpy.listen() starts it, with one race fixed.
+"""debugpy's debug adapter, as debugpy.listen() starts it, with two races fixed.
 
 uwsgi_debugpy configures debugpy with ``python=`` this file, so that
 debugpy.listen() runs ``<this file> <debugpy>/adapter <adapter arguments>``
 where it would run ``python <debugpy>/adapter ...``. This file runs that same
-adapter, after one change.
-
-That change is debugpy_internals.patch_report_sockets (it says which race it
-fixes: without it, one quick re-attach can leave the adapter deaf to every
-debugger after it).
+adapter, after two changes, each in debugpy_internals (which says which race
+it fixes): patch_report_sockets (without it, one quick re-attach can leave
+the adapter deaf to every debugger after it) and
+patch_attach_waits_for_its_server (without it, a debugger attaching while
+the previous session ends is refused).
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ def main(argv: list[str]) -> None:
     # The directory holding the debugpy package this adapter belongs to.
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(argv[1]))))
     import debugpy  # noqa: F401  (before the adapter's own sys.path fix-up, which it then skips)
-    from debugpy_internals import patch_report_sockets  # (beside this file: on sys.path)
+    from debugpy_internals import patch_attach_waits_for_its_server, patch_report_sockets  # (beside this file)
 
     patch_report_sockets()
+    patch_attach_waits_for_its_server()
     sys.argv = [argv[1], *argv[2:]]
     runpy.run_module("debugpy.adapter", run_name="__main__", alter_sys=True)
 

@@ -253,3 +253,41 @@ def patch_report_sockets() -> None:
             log.swallow_exception("flask-uwsgi: debugpySockets not reported (its client is gone):", level="info")
 
     sessions.report_sockets = report_sockets_or_log
+
+
+def patch_attach_waits_for_its_server() -> None:
+    """In debugpy's adapter process (debugpy_adapter.py): a debugger's attach
+    waits for its debug server while an ending session still holds it,
+    rather than failing.
+
+    An attach takes the oldest server connection (``servers.wait_for_connection``,
+    adapter/clients.py ``attach_request``), even one that a session still
+    holds while it ends, and then fails: "Server[pid=N] is already being
+    debugged". A debugger that attaches within milliseconds of an earlier
+    one vanishing meets exactly that (seen once in about 40 such re-attaches
+    under load). With this it waits, at most as long as debugpy waits for a
+    server, for that same connection to be let go (a few milliseconds), and
+    ``Server.detach_from_session`` wakes it. A lookup (``timeout=0``, a
+    subprocess's attach) is left as it is."""
+    from debugpy.adapter import clients, servers, sessions  # noqa: F401  (the adapter's order)
+
+    wait_for_connection = servers.wait_for_connection
+    detach_from_session = servers.Server.detach_from_session
+
+    def wait_until_free(session: Any, predicate: Any, timeout: float | None = None) -> Any:
+        if timeout == 0:
+            return wait_for_connection(session, predicate, timeout)
+
+        def oldest_and_free(conn: Any) -> bool:  # (called with servers._lock held)
+            oldest = next((c for c in servers._connections if predicate(c)), None)
+            return conn is oldest and conn.server is None
+
+        return wait_for_connection(session, oldest_and_free, timeout)
+
+    def detach_and_wake(self: Any) -> None:
+        detach_from_session(self)
+        with servers._lock:
+            servers._connections_changed.set()
+
+    servers.wait_for_connection = wait_until_free
+    servers.Server.detach_from_session = detach_and_wake

@@ -245,3 +245,34 @@ def test_the_adapters_report_sockets_race(
     client: docker.DockerClient, images: dict[str, str], launcher: str, outcome: str
 ) -> None:
     assert in_dev_python(client, images, RACE, launcher) == outcome
+
+
+# The race debugpy_internals.patch_attach_waits_for_its_server fixes, shown the same way:
+# a debugger attaches while the session before it still holds the debug
+# server's connection; that session then lets it go (Server.detach_from_session).
+ENDING = """
+import threading, types
+from debugpy.adapter import clients, servers, sessions
+
+if sys.argv[1:] == ["fixed"]:
+    import debugpy_internals
+    debugpy_internals.patch_attach_waits_for_its_server()
+
+connection = types.SimpleNamespace(pid=7, server="held by the ending session", process_replaced=False)
+servers._connections.append(connection)
+ending = types.SimpleNamespace(
+    is_connected=True,
+    connection=connection,
+    channel=types.SimpleNamespace(handlers=None, name="", stream=types.SimpleNamespace(name="")),
+)
+threading.Timer(0.5, servers.Server.detach_from_session, args=(ending,)).start()
+found = servers.wait_for_connection(sessions.Session(), lambda conn: True, timeout=30)
+print("free" if found is connection and found.server is None else "held")
+"""
+
+
+@pytest.mark.parametrize(("launcher", "outcome"), [("as debugpy ships it", "held"), ("fixed", "free")])
+def test_the_adapters_attach_while_a_session_ends_race(
+    client: docker.DockerClient, images: dict[str, str], launcher: str, outcome: str
+) -> None:
+    assert in_dev_python(client, images, ENDING, launcher) == outcome
