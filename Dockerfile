@@ -111,7 +111,7 @@ COPY --from=builder /opt/venv /opt/venv
 COPY uwsgi/uwsgi.ini uwsgi/http-router.ini uwsgi/http-direct.ini uwsgi/metrics.ini uwsgi/log-json.ini ${FLASK_UWSGI_ETC}/
 COPY uwsgi/flask_uwsgi_env.py uwsgi/uwsgi_app_loader.py uwsgi/uwsgi_hot_reload.py \
      uwsgi/metrics_worker.py uwsgi/metrics_exporter.py uwsgi/metrics_listen.py \
-     uwsgi/log_json.py uwsgi/log_relay.py uwsgi/otel_traces.py uwsgi/request_body.py \
+     uwsgi/log_json.py uwsgi/log_relay.py uwsgi/otel_traces.py uwsgi/request_check.py \
      ${FLASK_UWSGI_LIB}/python/
 COPY entrypoint/ ${FLASK_UWSGI_LIB}/
 

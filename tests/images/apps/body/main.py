@@ -1,19 +1,19 @@
-"""Reports the request body it got, and every path that reached it."""
+"""Reports the request body it got, and every request target that reached it."""
 
 import hashlib
 import os
 
 from flask import Flask, request
 
-SEEN = "/tmp/seen"  # one path per line: what reached the app
+SEEN = "/tmp/seen"  # one request target per line (as sent): what reached the app
 
 app = Flask(__name__)
 
 
 @app.before_request
 def record() -> None:
-    with open(SEEN, "a", encoding="utf-8") as seen:
-        seen.write(request.path + "\n")
+    with open(SEEN, "a", encoding="utf-8", errors="backslashreplace") as seen:
+        seen.write(request.environ.get("REQUEST_URI", "") + "\n")
 
 
 @app.post("/echo")
@@ -30,9 +30,14 @@ def echo() -> dict[str, object]:
 @app.get("/seen")
 def seen() -> dict[str, list[str]]:
     with open(SEEN, encoding="utf-8") as lines:
-        return {"paths": lines.read().split()}
+        return {"targets": lines.read().split("\n")[:-1]}
 
 
 @app.get("/")
 def index() -> str:
     return f"pid {os.getpid()}\n"
+
+
+@app.route("/<path:anything>", methods=["GET", "POST", "OPTIONS"])
+def anything(anything: str) -> str:
+    return "ok\n"
