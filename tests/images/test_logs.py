@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -16,16 +15,6 @@ from tests.support.containers import APPS, Running, http_get, wait_for
 Run = Callable[..., Running]
 LOGS_APP = APPS / "logs"
 JSON_LOGS = {"LOG_FORMAT": "json", "ACCESS_LOG": "1"}
-
-
-def raw_request(app: Running, request: bytes) -> bytes:
-    """Send bytes as they are (no client library would send these); the answer."""
-    with socket.create_connection(("127.0.0.1", app.http_port), timeout=10) as sock:
-        sock.sendall(request)
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-        return received
 
 
 def objects(app: Running) -> list[dict[str, Any]]:
@@ -55,9 +44,9 @@ def test_every_line_is_one_json_object(run: Run, mode: str) -> None:
     app = run(app=LOGS_APP, env={**JSON_LOGS, "HTTP_MODE": mode})
     app.wait_http()
     for request in HOSTILE:
-        raw_request(app, request)
+        app.raw(request)
     assert http_get(app.url("/log"))[0] == 200
-    raw_request(app, b"GET /raise HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")  # uWSGI closes it
+    app.raw(b"GET /raise HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")  # uWSGI closes it
     wait_for(lambda: "uncaught, for uWSGI to report" in app.logs(), 10, "the uncaught exception logged")
     app.container.stop(timeout=10)
     logs = objects(app)

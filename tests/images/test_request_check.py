@@ -8,7 +8,6 @@ import hashlib
 import http.client
 import json
 import re
-import socket
 from collections.abc import Callable, Iterator
 
 import docker
@@ -41,15 +40,8 @@ def seen(app: Running) -> list[str]:
     return json.loads(http_get(app.url("/seen"))[1])["targets"]
 
 
-def raw(app: Running, request: bytes) -> bytes:
-    """Send ``request`` as it is; everything the server answers until it
-    closes the connection (if it does not, the read times out and fails)."""
-    with socket.create_connection(("127.0.0.1", app.http_port), timeout=20) as conn:
-        conn.sendall(request)
-        answer = b""
-        while chunk := conn.recv(65536):
-            answer += chunk
-        return answer
+# Long enough for uWSGI's chunked-input timeout (its 4 s socket timeout) to pass.
+RAW_TIMEOUT = 20
 
 
 def test_a_chunked_upload_reaches_the_app_whole(app: Running) -> None:
@@ -118,7 +110,7 @@ def test_framing_that_cannot_be_trusted_never_reaches_the_app(
     app: Running, name: str, request_bytes: bytes, status: bytes
 ) -> None:
     before = seen(app)
-    answer = raw(app, request_bytes)  # (and the connection closed after it)
+    answer = app.raw(request_bytes, RAW_TIMEOUT)  # (and the connection closed after it)
     assert answer.split(b" ", 2)[1] == status, answer[:300]
     assert len(re.findall(rb"(?m)^HTTP/1\.[01] \d{3} ", answer)) == 1, answer  # nothing hidden was answered
     after = seen(app)
@@ -129,7 +121,7 @@ def test_framing_that_cannot_be_trusted_never_reaches_the_app(
 def test_a_chunked_body_that_stalls_is_refused(app: Running) -> None:
     before = seen(app)
     stalled = b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nonly part"
-    answer = raw(app, stalled)  # uWSGI's chunked-input-timeout (its socket-timeout) ends the wait
+    answer = app.raw(stalled, RAW_TIMEOUT)  # uWSGI's chunked-input-timeout (its socket-timeout) ends the wait
     assert answer.split(b" ", 2)[1] == b"400", answer[:300]
     assert seen(app)[len(before) :] == ["/seen"]
 
@@ -191,7 +183,7 @@ def test_a_malformed_request_never_reaches_the_app(
         # http-timeout (60 s; none in debug mode), then passes on the
         # headers before it: a request the app cannot tell from a valid one.
         pytest.xfail("the router passes on the headers before a bare CR after http-timeout")
-    answer = raw(app, request_bytes)  # (and the connection closed after it)
+    answer = app.raw(request_bytes, RAW_TIMEOUT)  # (and the connection closed after it)
     status = re.match(rb"HTTP/\S+ (\d{3}) ", answer)
     # A 4xx or 5xx; uWSGI's own parser closes a few without an answer (direct mode, bare CR).
     assert (status and status.group(1)[:1] in b"45") or answer == b"", answer[:300]
@@ -213,7 +205,7 @@ VALID = [
 
 @pytest.mark.parametrize(("name", "request_bytes", "target"), VALID, ids=[case[0] for case in VALID])
 def test_a_valid_request_still_reaches_the_app(app: Running, name: str, request_bytes: bytes, target: str) -> None:
-    answer = raw(app, request_bytes)
+    answer = app.raw(request_bytes, RAW_TIMEOUT)
     assert re.match(rb"HTTP/1\.[01] 200 ", answer), answer[:300]
     assert target in seen(app)
 
@@ -222,7 +214,7 @@ def test_kept_alive_requests_are_each_answered_and_a_pipelined_one_is_not_half_r
     pipelined = (
         b"GET /ok-first HTTP/1.1\r\nHost: x\r\n\r\nGET /ok-second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     )
-    answer = raw(app, pipelined)
+    answer = app.raw(pipelined, RAW_TIMEOUT)
     # The first is answered, then the connection closes: neither the router
     # nor direct mode reads a pipelined request (a client sends it again on
     # a new connection, as it must when a connection closes).

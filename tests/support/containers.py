@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
 import threading
 import time
 import urllib.error
@@ -148,6 +149,17 @@ class Running:
                 return None
 
         return wait_for(answer, timeout, f"an HTTP answer from {self.url(path)}")
+
+    def raw(self, request: bytes, timeout: float = 10) -> bytes:
+        """Send ``request`` as it is (no client library would send it); everything
+        the server answers until it closes the connection (a read that waits
+        longer than ``timeout`` fails)."""
+        with socket.create_connection(("127.0.0.1", self.http_port), timeout=timeout) as conn:
+            conn.sendall(request)
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+            return answer
 
     def exec(self, *cmd: str, user: str = "") -> tuple[int, str]:
         result = self.container.exec_run(list(cmd), user=user)
