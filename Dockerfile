@@ -77,10 +77,14 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
 # tini is PID 1: it forwards docker's stop signal to uWSGI and reaps orphans
 # that uWSGI's master does not own (children left by prestart hooks, for one).
+# nginx is HTTP_MODE=nginx's front (uwsgi/http-nginx.ini). Its package would
+# start a system nginx on port 80 as it installs: a policy-rc.d that answers
+# 101 ("action forbidden") stops that, for this step only.
+# https://people.debian.org/~hmh/invokerc.d-policyrc.d-specification.txt
 # hadolint ignore=DL3008
 RUN set -eux; \
     apt-get update; \
-    packages=(tini); \
+    packages=(tini nginx); \
     # uWSGI embeds libpython. The official images build Python with
     # --enable-shared and ship it; Debian's own python3 keeps the shared
     # library in a separate package, libpythonX.Y.
@@ -88,7 +92,10 @@ RUN set -eux; \
     if [ ! -e "$soname" ]; then \
         packages+=("libpython$PYTHON_VERSION"); \
     fi; \
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; \
+    chmod 0755 /usr/sbin/policy-rc.d; \
     apt-get install -y --no-install-recommends "${packages[@]}"; \
+    rm -f /usr/sbin/policy-rc.d /etc/nginx/sites-enabled/default; \
     rm -rf /var/lib/apt/lists/*
 
 # A fixed numeric uid (so Kubernetes' runAsNonRoot can check it) in group 0, and
@@ -108,7 +115,8 @@ RUN set -eux; \
     chmod 0775 /home/app
 
 COPY --from=builder /opt/venv /opt/venv
-COPY uwsgi/uwsgi.ini uwsgi/http-router.ini uwsgi/http-direct.ini uwsgi/metrics.ini uwsgi/log-json.ini ${FLASK_UWSGI_ETC}/
+COPY uwsgi/uwsgi.ini uwsgi/http-router.ini uwsgi/http-direct.ini uwsgi/http-nginx.ini uwsgi/nginx.conf \
+     uwsgi/metrics.ini uwsgi/log-json.ini ${FLASK_UWSGI_ETC}/
 COPY uwsgi/flask_uwsgi_env.py uwsgi/uwsgi_app_loader.py uwsgi/uwsgi_hot_reload.py \
      uwsgi/metrics_worker.py uwsgi/metrics_exporter.py uwsgi/metrics_listen.py \
      uwsgi/log_json.py uwsgi/log_relay.py uwsgi/otel_traces.py uwsgi/request_check.py \

@@ -11,7 +11,7 @@ Sections (BENCH_ONLY=a,b to run some; all by default):
             (bench/app): `/` a small JSON answer, `/io` the same after 20 ms
   sizing    processes x threads at 1 and 2 CPUs, both views: where the
             image's sizing rule comes from
-  fronts    HTTP_MODE router and direct: slow clients, memory, processes
+  fronts    HTTP_MODE nginx, router and direct: slow headers and bodies, memory, processes
   debugger  the debugger's cost on each Python version: off, on with nobody
             attached, attached as VS Code attaches (tests/support/dap.py: its default
             exception filters, a child session per worker), no breakpoints

@@ -64,17 +64,21 @@ def render(results: dict[str, Any]) -> str:
         lines.append("")
     if "fronts" in results:
         lines += [
-            "**Fronts**: 64 connections dripping a header line every 2 s for 10 s, while one client sends GET / on "
-            "new connections (through a published port); memory and processes of the idle container.",
+            "**Fronts**: 64 connections dripping for 10 s, a header line every 2 s (slow headers) or a 64 KiB "
+            "body's bytes one a second (slow bodies), while one client sends GET / on new connections (through a "
+            "published port): its requests answered / failed, p99 ms; memory and processes of the container.",
             "",
-            "| front | answered | failed | p99 ms | memory MB | processes |",
-            "| --- | --- | --- | --- | --- | --- |",
+            "| front | slow headers | slow bodies | memory MB | processes |",
+            "| --- | --- | --- | --- | --- |",
         ]
-        for front in results["fronts"].values():
-            slow = front["slow_clients"]
+
+        def dripped(slow: dict[str, Any]) -> str:
             p99 = f"{slow['p99_ms']:.0f}" if slow["p99_ms"] is not None else "-"
+            return f"{slow['answered']} / {slow['failed']}, {p99}"
+
+        for front in results["fronts"].values():
             lines.append(
-                f"| {front['title']} | {slow['answered']} | {slow['failed']} | {p99} "
+                f"| {front['title']} | {dripped(front['slow_clients'])} | {dripped(front['slow_bodies'])} "
                 f"| {front['memory_mb']:.0f} | {front['processes']} |"
             )
         lines.append("")

@@ -24,7 +24,7 @@ from servers import Box, Candidate, digest, hub_ready, port_of, ratio, rounds, s
 
 GRID = [(2, 1), (2, 4), (4, 1), (4, 2)]
 # The router without keep-alive closes each connection: the app says so, as http-socket does.
-NO_KEEPALIVE = {"UWSGI_HTTP_KEEPALIVE": "0", "UWSGI_ADD_HEADER": "Connection: close"}
+NO_KEEPALIVE = {"HTTP_MODE": "router", "UWSGI_HTTP_KEEPALIVE": "0", "UWSGI_ADD_HEADER": "Connection: close"}
 
 
 def bare(
@@ -66,6 +66,7 @@ def load_candidates(prod: str, dev: str) -> list[Candidate]:
     return [
         Candidate("prod", "flask-uwsgi prod, its defaults", prod),
         Candidate("prod-log", "prod, every request logged (ACCESS_LOG=1)", prod, {"ACCESS_LOG": "1"}),
+        Candidate("prod-router", "prod, HTTP_MODE=router", prod, {"HTTP_MODE": "router"}),
         Candidate("prod-direct", "prod, HTTP_MODE=direct", prod, {"HTTP_MODE": "direct"}),
         Candidate("prod-metrics", "prod, METRICS_PORT=9100 (every request counted)", prod, {"METRICS_PORT": "9100"}),
         Candidate("prod-router-close", "prod, router without keep-alive", prod, NO_KEEPALIVE),
@@ -115,6 +116,7 @@ def section_load(box: Box, settings: Settings, prod: str, dev: str) -> dict[str,
             "prod/granian": ("prod", "granian-1"),
             "prod/best-granian": ("prod", best_granian),
             "prod-log/prod": ("prod-log", "prod"),
+            "prod-router/prod": ("prod-router", "prod"),
             "prod-direct/prod": ("prod-direct", "prod"),
             "prod-metrics/prod": ("prod-metrics", "prod"),
             "prod-router-close/prod": ("prod-router-close", "prod"),
@@ -128,7 +130,7 @@ def section_load(box: Box, settings: Settings, prod: str, dev: str) -> dict[str,
 
 
 def section_sizing(box: Box, settings: Settings, prod: str) -> dict[str, Any]:
-    """The prod image (router) at 1 and 2 CPUs with processes x threads chosen by hand, and at its defaults."""
+    """The prod image at 1 and 2 CPUs with processes x threads chosen by hand, and at its defaults."""
     out: dict[str, Any] = {}
     for cpus in (1, 2):
         grid = [(cpus, 1), (cpus, 2), (cpus, 4), (cpus, 8), (2 * cpus, 1), (2 * cpus, 4), (4 * cpus, 1)]
@@ -151,8 +153,10 @@ def section_sizing(box: Box, settings: Settings, prod: str) -> dict[str, Any]:
     return out
 
 
-def slow_clients(container: Container, count: int = 64, seconds: int = 10) -> dict[str, Any]:
-    """``count`` connections dripping a header line every 2 s while a client sends GET / on new connections."""
+def slow_clients(container: Container, bodies: bool, count: int = 64, seconds: int = 10) -> dict[str, Any]:
+    """``count`` connections dripping, while a client sends GET / on new
+    connections: a header line every 2 s, or (``bodies``) a 64 KiB body's
+    bytes, one a second."""
     port = port_of(container, 8080)
     slow = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(count)]
     results: list[tuple[bool, float]] = []
@@ -170,14 +174,18 @@ def slow_clients(container: Container, count: int = 64, seconds: int = 10) -> di
 
     try:
         for sock in slow:
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\n")
+            if bodies:
+                sock.sendall(b"POST / HTTP/1.1\r\nHost: bench\r\nContent-Length: 65536\r\n\r\n")
+            else:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\n")
         client = threading.Thread(target=legitimate, daemon=True)
         client.start()
-        for line in range(seconds // 2):
+        every = 1 if bodies else 2
+        for line in range(seconds // every):
             for sock in slow:
                 with contextlib.suppress(OSError):
-                    sock.sendall(b"X-Drip-%d: x\r\n" % line)
-            time.sleep(2)
+                    sock.sendall(b"x" if bodies else b"X-Drip-%d: x\r\n" % line)
+            time.sleep(every)
         stop.set()
         client.join(10)
     finally:
@@ -193,7 +201,8 @@ def slow_clients(container: Container, count: int = 64, seconds: int = 10) -> di
 
 def section_fronts(box: Box, prod: str) -> dict[str, Any]:
     fronts = [
-        Candidate("router", "HTTP_MODE=router (default)", prod),
+        Candidate("nginx", "HTTP_MODE=nginx (default)", prod),
+        Candidate("router", "HTTP_MODE=router", prod, {"HTTP_MODE": "router"}),
         Candidate("router-close", "router without keep-alive", prod, NO_KEEPALIVE),
         Candidate("direct", "HTTP_MODE=direct", prod, {"HTTP_MODE": "direct"}),
         Candidate(
@@ -211,7 +220,8 @@ def section_fronts(box: Box, prod: str) -> dict[str, Any]:
                 "title": front.title,
                 "memory_mb": stats["memory_stats"]["usage"] / 1e6,
                 "processes": len(container.top()["Processes"]),
-                "slow_clients": slow_clients(container),
+                "slow_clients": slow_clients(container, bodies=False),
+                "slow_bodies": slow_clients(container, bodies=True),
             }
         finally:
             box.remove(container)

@@ -139,8 +139,8 @@ fu_validate() {
 	fu_bool HOT_RELOAD || :
 	fu_bool ACCESS_LOG || :
 	case "$HTTP_MODE" in
-		router | direct) ;;
-		*) fu_die "HTTP_MODE=\"$HTTP_MODE\" is not router or direct" ;;
+		router | direct | nginx) ;;
+		*) fu_die "HTTP_MODE=\"$HTTP_MODE\" is not router, direct or nginx" ;;
 	esac
 	[[ "$MAX_REQUEST_BODY" =~ ^[1-9][0-9]{0,14}$ ]] || fu_die "MAX_REQUEST_BODY=\"$MAX_REQUEST_BODY\" is not a number of bytes"
 	if ! [[ "$STOP_DRAIN_SECONDS" =~ ^[0-9]{1,4}$ ]] || ((10#$STOP_DRAIN_SECONDS > 3600)); then
@@ -241,6 +241,27 @@ fu_size_backlog() {
 	fi
 	FU_LISTEN="$max"
 	FU_SIZING+=", listen backlog ${UWSGI_LISTEN:-$max}"
+}
+
+# HTTP_MODE=nginx: nginx.conf with this container's values, in the runtime
+# directory (http-nginx.ini has uWSGI's master run it), checked now: a
+# configuration nginx refuses stops the start here, with nginx's line, not
+# in a loop of respawns.
+fu_write_nginx_conf() {
+	[ "$HTTP_MODE" = nginx ] || return 0
+	local conf timeout=60s
+	((FU_DEBUG)) && timeout=86400s # a paused worker has no limit (debug.ini)
+	conf="$(<"$FLASK_UWSGI_ETC/nginx.conf")"
+	conf="${conf//@RUN@/$FLASK_UWSGI_RUN}"
+	conf="${conf//@PORT@/$((10#$PORT))}"
+	conf="${conf//@BACKLOG@/$FU_LISTEN}"
+	conf="${conf//@MAX_REQUEST_BODY@/$MAX_REQUEST_BODY}"
+	conf="${conf//@READ_TIMEOUT@/$timeout}"
+	mkdir -p "$FLASK_UWSGI_RUN/nginx"
+	printf '%s\n' "$conf" >"$FLASK_UWSGI_RUN/nginx.conf"
+	local out
+	out="$(nginx -t -q -e stderr -c "$FLASK_UWSGI_RUN/nginx.conf" 2>&1)" ||
+		fu_die "HTTP_MODE=nginx: nginx refuses its configuration: ${out//$'\n'/ }"
 }
 
 # Drop-ins, in C-locale sorted order: *.envsh are sourced (they may export
@@ -373,6 +394,7 @@ fu_serve() {
 		fu_validate
 	fi
 	fu_uwsgi_command "$@"
+	fu_write_nginx_conf
 	fu_log "$FU_SIZING, HTTP_MODE=$HTTP_MODE; starting: ${FU_UWSGI[*]}"
 	if ((10#$STOP_DRAIN_SECONDS > 0)); then
 		# uWSGI stops at once on SIGTERM: drain-on-term.sh drains first.

@@ -56,19 +56,21 @@
 # Default: (empty, off)
 : "${ACCESS_LOG:=}"
 
-# HTTP_MODE: router: uWSGI's HTTP router, an asynchronous process, reads
-# each request whole before a worker sees it, so slow or idle clients hold no
-# worker thread, and keeps client connections alive. direct: the workers
-# read HTTP themselves (http-socket, one connection per request): one
-# process fewer and no faster (make bench), and each slow client holds a
-# thread; only behind a proxy that buffers requests.
-# Default: router
-: "${HTTP_MODE:=router}"
+# HTTP_MODE: nginx: nginx, in the container (uWSGI's master runs it), reads
+# each request whole, headers and body, before a worker sees it, so slow or
+# idle clients hold no worker thread; it refuses what RFC 9112 says to
+# refuse, and keeps client connections alive. router: uWSGI's HTTP router,
+# an asynchronous process, reads each request's headers whole (a body is
+# passed on as it arrives) and keeps connections alive. direct: the workers
+# read HTTP themselves (http-socket, one connection per request), and each
+# slow client holds a thread; only behind a proxy that buffers requests.
+# Default: nginx
+: "${HTTP_MODE:=nginx}"
 
 # MAX_REQUEST_BODY: the largest request body in bytes. A request that
-# declares a larger one is refused before the app runs: with HTTP_MODE=router,
-# 413 when the client asks first (Expect: 100-continue); otherwise, and always
-# with direct, its connection is closed.
+# declares a larger one is refused before the app runs: with HTTP_MODE=nginx,
+# 413; with router, 413 when the client asks first (Expect: 100-continue);
+# otherwise, and always with direct, its connection is closed.
 # Default: 104857600
 : "${MAX_REQUEST_BODY:=104857600}"
 

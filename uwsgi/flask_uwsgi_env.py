@@ -20,7 +20,7 @@ DEFAULTS = {
     "PORT": "8080",
     "HEALTHCHECK_PATH": "/",
     "HOT_RELOAD": "",
-    "HTTP_MODE": "router",
+    "HTTP_MODE": "nginx",
     "STOP_DRAIN_SECONDS": "0",
     "MAX_REQUEST_BODY": "104857600",
     "METRICS_PORT": "",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.entrypoint.conftest import Shell
+from tests.entrypoint.conftest import Result, Shell
 
 EX_CONFIG = 78
 
@@ -165,13 +165,14 @@ def command(sh: Shell, *args: str, **env: str) -> tuple[list[str], str]:
 
 def test_command_layers_ini_files(sh: Shell) -> None:
     lines, _ = command(sh)
-    base = ["uwsgi", "--ini", f"{sh.etc}/uwsgi.ini", "--listen", "4096", "--ini", f"{sh.etc}/http-router.ini"]
+    base = ["uwsgi", "--ini", f"{sh.etc}/uwsgi.ini", "--listen", "4096", "--ini", f"{sh.etc}/http-nginx.ini"]
     assert lines == base
     (sh.app / "uwsgi.ini").write_text("[uwsgi]\n")
     lines, _ = command(sh)
     assert lines == [*base, "--ini", f"{sh.app}/uwsgi.ini"]
-    lines, _ = command(sh, HTTP_MODE="direct")
-    assert lines[5:7] == ["--ini", f"{sh.etc}/http-direct.ini"]
+    for mode in ("router", "direct"):
+        lines, _ = command(sh, HTTP_MODE=mode)
+        assert lines[5:7] == ["--ini", f"{sh.etc}/http-{mode}.ini"]
 
 
 def test_uwsgi_variables_come_after_ini_files_and_leave_the_environment(sh: Shell) -> None:
@@ -184,7 +185,7 @@ def test_uwsgi_variables_come_after_ini_files_and_leave_the_environment(sh: Shel
         "--listen",
         "4096",
         "--ini",
-        f"{sh.etc}/http-router.ini",
+        f"{sh.etc}/http-nginx.ini",
         "--ini",
         f"{sh.app}/uwsgi.ini",
         "--set",
@@ -207,7 +208,7 @@ def test_debug_command(sh: Shell) -> None:
         "--listen",
         "4096",
         "--ini",
-        f"{sh.etc}/http-router.ini",
+        f"{sh.etc}/http-nginx.ini",
         "--set",
         "processes=1",
         "--set",
@@ -328,7 +329,7 @@ def test_other_commands_are_executed(sh: Shell) -> None:
 def test_control_characters_in_supervised_arguments_are_refused(sh: Shell) -> None:
     sh.make_dev()
     (sh.etc / "supervisord.conf").write_text("")
-    result = sh.run("fu_serve --env $'A=1\\nB=2'")
+    result = sh.run("fu_serve --env $'A=1\\nB=2'", HTTP_MODE="router")
     assert result.status == EX_CONFIG
     assert "uWSGI arguments must not contain control characters" in result.stderr
 
@@ -350,6 +351,42 @@ def test_supervisord_gets_the_very_command_line_it_will_split(sh: Shell, tmp_pat
     stop_wait, command = result.stdout.split("\n", 1)
     assert stop_wait == "9"  # no drain, uwsgi.ini's 8 s mercy, and a second
     assert shlex.split(command) == args
+
+
+def nginx_conf(sh: Shell, tmp_path: Path, nginx: str = "exit 0", **env: str) -> tuple[Result, str]:
+    """fu_write_nginx_conf with the image's nginx.conf and ``nginx`` as the
+    nginx command's script; the result and the configuration written."""
+    (sh.etc / "nginx.conf").write_text((ROOT / "uwsgi" / "nginx.conf").read_text())
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "nginx").write_text(f"#!/bin/sh\n{nginx}\n")
+    (bin_dir / "nginx").chmod(0o755)
+    run = tmp_path / "run"
+    run.mkdir(exist_ok=True)
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "FLASK_UWSGI_RUN": str(run), **env}
+    result = sh.run("FU_DEBUG=${FU_DEBUG:-0} FU_LISTEN=4096; fu_write_nginx_conf", **env)
+    written = run / "nginx.conf"
+    return result, written.read_text() if written.exists() else ""
+
+
+def test_nginx_conf_has_this_containers_values(sh: Shell, tmp_path: Path) -> None:
+    result, conf = nginx_conf(sh, tmp_path, PORT="8081", MAX_REQUEST_BODY="1000")
+    assert result.status == 0, result.stderr
+    assert not re.search(r"@[A-Z_]+@", conf), conf  # every placeholder filled in
+    assert "listen 8081 backlog=4096;" in conf
+    assert "client_max_body_size 1000;" in conf
+    assert f"uwsgi_pass unix:{tmp_path}/run/uwsgi.sock;" in conf
+    assert "uwsgi_read_timeout 60s;" in conf
+    _, conf = nginx_conf(sh, tmp_path, FU_DEBUG="1")
+    assert "uwsgi_read_timeout 86400s;" in conf  # a paused worker has no limit (debug.ini)
+
+
+def test_a_configuration_nginx_refuses_stops_the_start_in_one_line(sh: Shell, tmp_path: Path) -> None:
+    refuse = 'echo "nginx: [emerg] bad thing" >&2; echo "nginx: configuration file test failed" >&2; exit 1'
+    result, _ = nginx_conf(sh, tmp_path, nginx=refuse)
+    assert result.status == EX_CONFIG
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "error: HTTP_MODE=nginx: nginx refuses its configuration: nginx: [emerg] bad thing" in result.stderr
 
 
 NUMERIC_OPTIONS = (ROOT / "entrypoint" / "uwsgi-numeric-options").read_text()

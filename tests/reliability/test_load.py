@@ -36,7 +36,7 @@ def test_sustained_load_has_no_errors(run: Run) -> None:
 resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
 
 
-@pytest.mark.parametrize("mode", ["router", "direct"])
+@pytest.mark.parametrize("mode", ["nginx", "router", "direct"])
 @pytest.mark.parametrize(
     ("clients", "connections"),
     [(64, "kept-alive"), (256, "kept-alive"), (1000, "kept-alive"), (1000, "new")],
