@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Any
 
-import debugpy_internals as internals
+import debugpy_internals_adapter as internals
 from debugpy_config import RETRY_INTERVAL, RETRY_SECONDS, Settings, adapter_program, log, settings
 
 # How often the hub looks whether a debugger is attached (it does nothing else).

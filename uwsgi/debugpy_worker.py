@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any
 
-import debugpy_internals as internals
+import debugpy_internals_worker as internals
 from debugpy_config import Settings, adapter_program, log
 from debugpy_hub import follow_hub, hub_socket_path, wait_for_hub
 

@@ -11,8 +11,9 @@ import socket
 import threading
 import time
 
-import debugpy_internals as internals
+import debugpy_internals_worker as internals
 from debugpy_config import RETRY_INTERVAL, RETRY_SECONDS, Settings, adapter_program, log, worker_port
+from debugpy_internals_adapter import adapter_endpoint
 
 # How often a worker checks its adapter's connection.
 KEEP_SECONDS = 0.5
@@ -82,7 +83,7 @@ def keep_connected(worker_id: int) -> None:
     next attach would wait for a debuggee for ever."""
     me = threading.current_thread()
     me.pydev_do_not_trace = me.is_pydev_daemon_thread = True  # type: ignore[attr-defined]
-    adapter = internals.adapter_endpoint()
+    adapter = adapter_endpoint()
     lost, failure = False, ""  # each logged once, until the worker is connected again
     while adapter["port"]:
         time.sleep(KEEP_SECONDS)

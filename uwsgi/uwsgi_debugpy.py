@@ -12,7 +12,8 @@ the workers, chosen by DEBUGPY_PORTS:
 
 With DEBUGPY_WAIT on, a worker waits for its debugger before it takes requests.
 In debug mode the app's responses are iterated in Python (debugpy_response.py
-says why). What is not debugpy's public API sits in debugpy_internals.py.
+says why). What is not debugpy's public API sits in debugpy_internals_worker.py
+(joining and leaving a session) and debugpy_internals_adapter.py (the adapter).
 
 Why each step is here:
 - never in the master: the attach would see a process that serves nothing,
@@ -28,7 +29,7 @@ from __future__ import annotations
 import os
 import sys
 
-import debugpy_internals as internals
+import debugpy_internals_adapter as internals
 import debugpy_worker
 import debugpy_worker_port
 from debugpy_config import ONE_PORT, log, settings

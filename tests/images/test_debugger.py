@@ -208,11 +208,11 @@ def in_dev_python(client: docker.DockerClient, images: dict[str, str], script: s
 def test_the_image_has_the_debugpy_its_internals_were_written_for(
     client: docker.DockerClient, images: dict[str, str]
 ) -> None:
-    check = "import debugpy_internals; print(debugpy_internals.version_mismatch())"
+    check = "import debugpy_internals_adapter; print(debugpy_internals_adapter.version_mismatch())"
     assert in_dev_python(client, images, check) == "None"
 
 
-# The race debugpy_internals.patch_report_sockets fixes, shown on the pinned debugpy in the dev
+# The race debugpy_internals_adapter.patch_report_sockets fixes, shown on the pinned debugpy in the dev
 # image: the oldest session's client is gone (its channel closed) when a new
 # client connects; the new client's Client.__init__ ends with report_sockets().
 RACE = """
@@ -229,8 +229,8 @@ with session:
     session.client = GoneClient()
 session.register()
 if sys.argv[1:] == ["fixed"]:
-    import debugpy_internals
-    debugpy_internals.patch_report_sockets()
+    import debugpy_internals_adapter
+    debugpy_internals_adapter.patch_report_sockets()
 try:
     sessions.report_sockets()
 except messaging.NoMoreMessages:
@@ -247,7 +247,7 @@ def test_the_adapters_report_sockets_race(
     assert in_dev_python(client, images, RACE, launcher) == outcome
 
 
-# The race debugpy_internals.patch_attach_waits_for_its_server fixes, shown the same way:
+# The race debugpy_internals_adapter.patch_attach_waits_for_its_server fixes, shown the same way:
 # a debugger attaches while the session before it still holds the debug
 # server's connection; that session then lets it go (Server.detach_from_session).
 ENDING = """
@@ -255,8 +255,8 @@ import threading, types
 from debugpy.adapter import clients, servers, sessions
 
 if sys.argv[1:] == ["fixed"]:
-    import debugpy_internals
-    debugpy_internals.patch_attach_waits_for_its_server()
+    import debugpy_internals_adapter
+    debugpy_internals_adapter.patch_attach_waits_for_its_server()
 
 connection = types.SimpleNamespace(pid=7, server="held by the ending session", process_replaced=False)
 servers._connections.append(connection)

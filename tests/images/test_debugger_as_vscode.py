@@ -388,7 +388,7 @@ def test_a_generator_raising_while_streaming_stops_with_the_defaults(debuggee: R
 
 
 # A vanished debugger's session is still ending in debugpy's adapter when the
-# next one attaches: the race debugpy_internals.patch_report_sockets fixes.
+# next one attaches: the race debugpy_internals_adapter.patch_report_sockets fixes.
 
 
 # A generous bound, not a goal: a worker joins the next session within a
@@ -427,7 +427,7 @@ def test_a_vanished_debugger_leaves_no_frozen_worker(containers: Callable[..., R
 
 @pytest.mark.parametrize("ports", ["one", "per-worker"])
 # Seen failing about once in 200 runs before a worker that leaves hung up
-# for real (debugpy_internals.leave): the adapter refused its next join.
+# for real (debugpy_internals_worker.leave): the adapter refused its next join.
 def test_after_a_vanished_debugger_a_new_attach_stops_again(containers: Callable[..., Running], ports: str) -> None:
     app, sessions = vanished_debugger(containers, ports)
     with sessions() as again:

@@ -122,7 +122,7 @@ def test_a_dropped_worker_connects_again_until_it_can(monkeypatch: pytest.Monkey
         adapter["port"] = 0  # connected: end the test's loop
 
     monkeypatch.setattr(debugpy_worker_port, "KEEP_SECONDS", 0.01)
-    monkeypatch.setattr(debugpy_worker_port.internals, "adapter_endpoint", lambda: adapter)
+    monkeypatch.setattr(debugpy_worker_port, "adapter_endpoint", lambda: adapter)
     monkeypatch.setattr(debugpy_worker_port.internals, "connected", lambda: False)
     monkeypatch.setattr(debugpy_worker_port.internals, "forget_connection", lambda: None)
     monkeypatch.setattr(debugpy_worker_port.internals, "join", join)

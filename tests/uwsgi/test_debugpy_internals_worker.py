@@ -1,23 +1,15 @@
-"""What debugpy_internals.py (every non-public debugpy interface) was written for, on the host."""
+"""debugpy_internals_worker.py (joining and leaving a session, in a worker), on the host."""
 
 from __future__ import annotations
 
 import contextlib
-import re
 import socket
 import sys
 import threading
 import types
 
-import debugpy_internals
+import debugpy_internals_worker
 import pytest
-
-from tests.conftest import ROOT
-
-
-def test_written_for_the_pinned_debugpy() -> None:
-    pinned = re.search(r"^debugpy==(\S+)", (ROOT / "requirements" / "dev.txt").read_text(), re.MULTILINE)
-    assert pinned and pinned.group(1) == debugpy_internals.WRITTEN_FOR
 
 
 class _Debugger:
@@ -41,7 +33,7 @@ def fake_pydevd(monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
 
 def test_a_debugger_pydevd_failed_to_dispose_of_is_discarded(fake_pydevd: types.SimpleNamespace) -> None:
     fake_pydevd.debugger = _Debugger(disposed=True)
-    debugpy_internals._discard_disposed(timeout=0.05)
+    debugpy_internals_worker._discard_disposed(timeout=0.05)
     assert fake_pydevd.debugger is None
 
 
@@ -49,19 +41,19 @@ def test_pydevd_is_left_to_finish_disposing(fake_pydevd: types.SimpleNamespace) 
     disposed = fake_pydevd.debugger = _Debugger(disposed=True)
     replaced = _Debugger(disposed=False)
     threading.Timer(0.1, lambda: setattr(fake_pydevd, "debugger", replaced)).start()
-    debugpy_internals._discard_disposed(timeout=10)
+    debugpy_internals_worker._discard_disposed(timeout=10)
     assert fake_pydevd.debugger is replaced is not disposed
 
 
 def test_a_live_debugger_is_kept(fake_pydevd: types.SimpleNamespace) -> None:
     live = fake_pydevd.debugger = _Debugger(disposed=False)
-    debugpy_internals._discard_disposed(timeout=0.05)
+    debugpy_internals_worker._discard_disposed(timeout=0.05)
     assert fake_pydevd.debugger is live
 
 
 def test_leaving_hangs_up_while_another_thread_reads_the_connection() -> None:
     ours, adapters = socket.socketpair()
-    copy = debugpy_internals._duplicate(ours)
+    copy = debugpy_internals_worker._duplicate(ours)
 
     def read() -> None:  # pydevd's reader thread (a recv that starts after the close fails)
         with contextlib.suppress(OSError):
@@ -70,7 +62,7 @@ def test_leaving_hangs_up_while_another_thread_reads_the_connection() -> None:
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     ours.close()  # what pydevd does
-    debugpy_internals._hang_up(copy)
+    debugpy_internals_worker._hang_up(copy)
     adapters.settimeout(5)
     assert adapters.recv(1) == b""  # the adapter hears that this process left
     reader.join(5)

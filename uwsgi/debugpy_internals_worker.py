@@ -1,12 +1,14 @@
-"""Every use of debugpy that is not its public API, in one place.
+"""Every use of debugpy that is not its public API in a uWSGI worker: joining
+a debug session, and leaving it.
 
 debugpy's public API (listen, connect, configure, is_client_connected,
 debug_this_thread, trigger_exception_handler) cannot make a process leave a
-session and join the next one, nor tell a worker which adapter to join, nor
-resume a worker whose debugger vanished. For those, this module uses pydevd,
-which debugpy bundles, the way debugpy's own subprocess support does, and
-fixes one race in debugpy's adapter (patch_report_sockets). Written for, and
-tested on, debugpy WRITTEN_FOR (requirements/dev.txt pins it; the image is checked).
+session and join the next one, nor resume a worker whose debugger vanished.
+For those, this module uses pydevd, which debugpy bundles, the way debugpy's
+own subprocess support does. Where the adapter is, and what runs in its
+process, is debugpy_internals_adapter.py. Written for, and tested on, debugpy
+WRITTEN_FOR, the version that module names (requirements/dev.txt pins it;
+uwsgi_debugpy checks it at start-up, and the image is checked).
 """
 
 from __future__ import annotations
@@ -18,61 +20,19 @@ import sys
 import time
 from typing import Any
 
-WRITTEN_FOR = "1.8.22"
+# The debugpy this module was written for: one pin for both modules.
+from debugpy_internals_adapter import WRITTEN_FOR as WRITTEN_FOR
+
 REFUSED_SECONDS = 0.3  # how long refused() watches a new connection
 # How long join() lets pydevd finish disposing of a debugger whose
 # connection closed (it waits up to 0.5 s twice for its threads).
 DISPOSE_SECONDS = 3.0
 
 
-def version_mismatch() -> str | None:
-    """One line saying how the installed debugpy differs from WRITTEN_FOR, or None."""
-    import debugpy
-
-    if debugpy.__version__ == WRITTEN_FOR:
-        return None
-    return (
-        f"debugpy: flask-uwsgi's debugger support was written for debugpy {WRITTEN_FOR}, "
-        f"this is {debugpy.__version__}: attaching may not work"
-    )
-
-
-def adapter_endpoint() -> dict[str, Any]:
-    """Where debugpy.listen() connected this process: its adapter's endpoint
-    for debuggees, and the tokens it expects from them (join's arguments);
-    pydevd keeps them in ``SetupHolder.setup``."""
-    import pydevd
-
-    setup = pydevd.SetupHolder.setup or {}
-    return {
-        "host": setup.get("client"),
-        "port": setup.get("port"),
-        "access_token": setup.get("access-token"),
-        "client_access_token": setup.get("client-access-token"),
-    }
-
-
-def count_sessions() -> Any:
-    """A function returning how many debug sessions have been configured in
-    this process (pydevd's PyDB.on_configuration_done, called at each
-    configurationDone)."""
-    import pydevd
-
-    py_db = pydevd.get_global_debugger()
-    configured = py_db.on_configuration_done
-    done = [0]
-
-    def on_configuration_done() -> None:
-        done[0] += 1
-        configured()
-
-    py_db.on_configuration_done = on_configuration_done
-    return lambda: done[0]
-
-
 def join(adapter: dict[str, Any], *, wait: bool) -> None:
-    """Connect this process to the adapter at ``adapter`` (adapter_endpoint's
-    keys), as a subprocess of ``adapter["pid"]`` when given.
+    """Connect this process to the adapter at ``adapter`` (the keys of
+    debugpy_internals_adapter.adapter_endpoint), as a subprocess of
+    ``adapter["pid"]`` when given.
 
     ``pydevd.settrace`` rather than ``debugpy.connect``: connect keeps the
     previous connection's setup (pydevd's SetupHolder), so a process could
@@ -226,68 +186,3 @@ def _hang_up(connection: socket.socket | None) -> None:
         connection.shutdown(socket.SHUT_RDWR)
     with contextlib.suppress(OSError):
         connection.close()
-
-
-def patch_report_sockets() -> None:
-    """In debugpy's adapter process (debugpy_adapter.py): make
-    ``sessions.report_sockets`` never raise.
-
-    A new client's ``Client.__init__`` (adapter/clients.py) ends with
-    ``sessions.report_sockets()``: a ``debugpySockets`` event to the client
-    of the *oldest* session. When a debugger attaches while an earlier
-    session is still ending (a restart, a quick re-attach, a debugger that
-    vanished), that client's channel is closed, the send raises inside the
-    adapter's accept loop (common/sockets.py, ``accept_worker``), and that
-    thread dies: the adapter accepts no debugger any more. The event only
-    tells a client the adapter's ports: a client that is gone is not told."""
-    # In the adapter's own order: sessions first is a circular import (< 3.14).
-    from debugpy.adapter import clients, servers, sessions  # noqa: F401
-    from debugpy.common import log
-
-    report_sockets = sessions.report_sockets
-
-    def report_sockets_or_log() -> None:
-        try:
-            report_sockets()
-        except Exception:
-            log.swallow_exception("flask-uwsgi: debugpySockets not reported (its client is gone):", level="info")
-
-    sessions.report_sockets = report_sockets_or_log
-
-
-def patch_attach_waits_for_its_server() -> None:
-    """In debugpy's adapter process (debugpy_adapter.py): a debugger's attach
-    waits for its debug server while an ending session still holds it,
-    rather than failing.
-
-    An attach takes the oldest server connection (``servers.wait_for_connection``,
-    adapter/clients.py ``attach_request``), even one that a session still
-    holds while it ends, and then fails: "Server[pid=N] is already being
-    debugged". A debugger that attaches within milliseconds of an earlier
-    one vanishing meets exactly that (seen once in about 40 such re-attaches
-    under load). With this it waits, at most as long as debugpy waits for a
-    server, for that same connection to be let go (a few milliseconds), and
-    ``Server.detach_from_session`` wakes it. A lookup (``timeout=0``, a
-    subprocess's attach) is left as it is."""
-    from debugpy.adapter import clients, servers, sessions  # noqa: F401  (the adapter's order)
-
-    wait_for_connection = servers.wait_for_connection
-    detach_from_session = servers.Server.detach_from_session
-
-    def wait_until_free(session: Any, predicate: Any, timeout: float | None = None) -> Any:
-        if timeout == 0:
-            return wait_for_connection(session, predicate, timeout)
-
-        def oldest_and_free(conn: Any) -> bool:  # (called with servers._lock held)
-            oldest = next((c for c in servers._connections if predicate(c)), None)
-            return conn is oldest and conn.server is None
-
-        return wait_for_connection(session, oldest_and_free, timeout)
-
-    def detach_and_wake(self: Any) -> None:
-        detach_from_session(self)
-        with servers._lock:
-            servers._connections_changed.set()
-
-    servers.wait_for_connection = wait_until_free
-    servers.Server.detach_from_session = detach_and_wake
