@@ -36,7 +36,7 @@ export IMAGE PYTHON_VERSION BASE_IMAGE PROD_IMAGE DEV_IMAGE BUILDER BUILD \
        VERSION REVISION DEMO_HTTP_PORT DEMO_DEBUG_PORT COMPOSE
 DOCKERFILES := Dockerfile Dockerfile.dev bench/Dockerfile.peers examples/*/Dockerfile
 SHELL_FILES := entrypoint/*.sh scripts/*.sh .ci/run examples/*/prestart.sh
-PYTHON_FILES := uwsgi supervisor tests bench scripts
+PYTHON_FILES := uwsgi supervisor tests bench devkit scripts
 
 .PHONY: help demo demo-stop images base-offline engine lint test test-unit test-images venv ci-tools clean sbom
 

@@ -13,7 +13,7 @@ Sections (BENCH_ONLY=a,b to run some; all by default):
             image's sizing rule comes from
   fronts    HTTP_MODE nginx, router and direct: slow headers and bodies, memory, processes
   debugger  the debugger's cost on each Python version: off, on with nobody
-            attached, attached as VS Code attaches (tests/support/dap.py: its default
+            attached, attached as VS Code attaches (devkit/dap.py: its default
             exception filters, a child session per worker), no breakpoints
   start     image sizes, `docker run` to the first 200, `docker stop`, per version
   reload    HOT_RELOAD: a saved file to the first answer with the new code,

@@ -15,8 +15,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 # The project's own facts (python-versions, the pinned Compose) and DAP client.
-from tests.conftest import COMPOSE, DEFAULT_PYTHON, python_versions  # noqa: E402, F401
-from tests.support.dap import Session  # noqa: E402, F401
+from devkit.dap import Session  # noqa: E402, F401
+from devkit.project import COMPOSE, DEFAULT_PYTHON, python_versions  # noqa: E402, F401
 
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"

@@ -1,37 +1,11 @@
-"""Shared test settings: where the project is, its Python versions, the shared fixtures."""
+"""Shared test settings: the project's facts (devkit/project.py, which bench reads too), the shared fixtures."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import NamedTuple
+from devkit.project import COMPOSE, DEFAULT_PYTHON, PYTHONS, ROOT, python_versions
 
-ROOT = Path(__file__).resolve().parent.parent
+# The test modules import the facts from here.
+__all__ = ["COMPOSE", "DEFAULT_PYTHON", "PYTHONS", "ROOT", "python_versions"]
+
 # The Docker fixtures (client, images, run, build, readable_dir), for every package.
 pytest_plugins = ["tests.support.fixtures"]
-# The pinned Compose v2 (make venv), called by its path: the user's Docker
-# configuration (~/.docker/cli-plugins) is left alone.
-COMPOSE = os.environ.get("COMPOSE") or str(ROOT / ".venv" / "bin" / "docker-compose")
-
-
-class PythonVersion(NamedTuple):
-    """A row of python-versions."""
-
-    version: str
-    eol: str
-    suite: str | None  # the Debian suite of the offline base; None: GitLab only
-    default: bool
-
-
-def python_versions() -> list[PythonVersion]:
-    rows = []
-    for line in (ROOT / "python-versions").read_text().splitlines():
-        fields = line.split()
-        if len(fields) >= 3 and not line.startswith("#"):
-            suite = None if fields[2] == "-" else fields[2]
-            rows.append(PythonVersion(fields[0], fields[1], suite, fields[3:] == ["default"]))
-    return rows
-
-
-PYTHONS = [row.version for row in python_versions()]
-DEFAULT_PYTHON = next(row.version for row in python_versions() if row.default)

@@ -1,5 +1,5 @@
 """The debugger as a VS Code user meets it: attached as VS Code attaches
-(tests/dap.py: its initialize and attach arguments, the adapter's default
+(devkit/dap.py: its initialize and attach arguments, the adapter's default
 exception filters, a child session per worker), with justMyCode true and
 false, on the debuggee app's views (apps/debuggee/main.py).
 """

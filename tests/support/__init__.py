@@ -1,1 +1,1 @@
-"""What the test packages share: containers, fixtures, the DAP client, the component pipeline."""
+"""What the test packages share: containers, fixtures, the component pipeline, and devkit's DAP client (dap.py)."""
