@@ -133,8 +133,8 @@ def section_sizing(box: Box, settings: Settings, prod: str) -> dict[str, Any]:
     """The prod image at 1 and 2 CPUs with processes x threads chosen by hand, and at its defaults."""
     out: dict[str, Any] = {}
     for cpus in (1, 2):
-        grid = [(cpus, 1), (cpus, 2), (cpus, 4), (cpus, 8), (2 * cpus, 1), (2 * cpus, 4), (4 * cpus, 1)]
-        candidates = [Candidate(f"{cpus}cpu-default", f"prod defaults ({2 * cpus} x 4)", prod, cpus=cpus)]
+        grid = [(cpus, 1), (cpus, 4), (cpus, 32), (2 * cpus, 1), (2 * cpus, 4), (2 * cpus, 16), (4 * cpus, 1)]
+        candidates = [Candidate(f"{cpus}cpu-default", f"prod defaults ({2 * cpus} x 16)", prod, cpus=cpus)]
         candidates += [
             Candidate(
                 f"{cpus}cpu-{p}x{t}",

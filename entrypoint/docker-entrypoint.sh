@@ -213,14 +213,15 @@ fu_cpus() {
 }
 
 # uwsgi.ini's processes and threads, from the CPUs: two processes per CPU
-# of four threads each (make bench's sizing table: on a view that computes,
-# more processes beat more threads, which share one interpreter lock; on a
-# view that waits, the number of threads in all serves at once).
+# of 16 threads each (make bench's sizing table: on a view that waits, the
+# threads in all serve at once, 32 per CPU; on a view that computes, two
+# processes per CPU beat one, whose threads share one interpreter lock, and
+# 16 threads cost them little against 4).
 # /app/uwsgi.ini and UWSGI_PROCESSES, UWSGI_THREADS still win.
 fu_size_workers() {
 	local cpus
 	cpus="$(fu_cpus)"
-	export FLASK_UWSGI_PROCESSES=$((2 * cpus)) FLASK_UWSGI_THREADS=4
+	export FLASK_UWSGI_PROCESSES=$((2 * cpus)) FLASK_UWSGI_THREADS=16
 	# What will run, as far as the variables say (/app/uwsgi.ini may say more).
 	local processes="${UWSGI_PROCESSES:-$FLASK_UWSGI_PROCESSES}"
 	if ((FU_DEBUG)); then

@@ -39,7 +39,8 @@ from typing import Any
 
 App = Callable[..., Iterable[bytes]]
 
-VERSION = re.compile(r"HTTP/(\d)\.\d\Z").match
+# RFC 9112's DIGIT is 0-9 only (a regex's \d also matches other scripts' digits).
+VERSION = re.compile(r"HTTP/([0-9])\.[0-9]\Z").match
 # A target's start: origin-form ("/"), or absolute-form (a scheme and "://").
 TARGET = re.compile(r"/|[A-Za-z][A-Za-z0-9+.-]*://").match
 # Control characters other than HTAB (a target may hold none at all).
@@ -48,8 +49,8 @@ CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]").search
 # characters, uppercased, "-" as "_" (RFC 9110 5.1, 5.6.2).
 NAME = re.compile(r"HTTP_[A-Z0-9_!#$%&'*+.^`|~]+\Z").match
 # uri-host [ ":" port ] (RFC 3986): a reg-name or IPv4 address, or an IP literal.
-HOST = re.compile(r"(?:[A-Za-z0-9._~%!$&'()*+,;=-]*|\[[0-9A-Fa-f:.]+\])(?::\d*)?\Z").match
-DIGITS = re.compile(r"\d+\Z").match
+HOST = re.compile(r"(?:[A-Za-z0-9._~%!$&'()*+,;=-]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?\Z").match
+DIGITS = re.compile(r"[0-9]+\Z").match
 
 
 def _refuse(start_response: Callable[..., Any], status: str, why: str) -> list[bytes]:

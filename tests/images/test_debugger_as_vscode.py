@@ -146,7 +146,7 @@ def module_pause(containers: Callable[..., Running]) -> Iterator[dict[str, Any]]
     connection, from the start of this module; test_a_long_pause_... ends it."""
     pauses: dict[str, Any] = {}
     sessions: list[Session] = []
-    for mode in ("router", "direct"):
+    for mode in ("nginx", "router", "direct"):
         app = start_debuggee(containers, HTTP_MODE=mode, UWSGI_PROCESSES="1", UWSGI_THREADS="2")
         session = attach(app, {str(MAIN): [INDEX]})
         sessions.append(session)
@@ -154,7 +154,8 @@ def module_pause(containers: Callable[..., Running]) -> Iterator[dict[str, Any]]
         connection = http.client.HTTPConnection("127.0.0.1", app.http_port, timeout=PAUSE_SECONDS * 3)
         connection.request("GET", "/steps")  # no breakpoint there
         first = connection.getresponse()
-        assert (first.status, first.getheader("Connection")) == (200, None if mode == "router" else "close")
+        kept = {"nginx": "keep-alive", "router": None, "direct": "close"}[mode]
+        assert (first.status, first.getheader("Connection")) == (200, kept)
         first.read()
         if mode == "direct":  # http-socket closes after each answer (http-direct.ini)
             connection.close()
@@ -216,7 +217,7 @@ def fifty_requests(app: Running) -> list[tuple[str, int, int]]:
 
 
 @JUST_MY_CODE
-@pytest.mark.parametrize("mode", ["router", "direct"])
+@pytest.mark.parametrize("mode", ["nginx", "router", "direct"])
 def test_no_stop_without_a_breakpoint_in_any_worker(
     containers: Callable[..., Running], just_my_code: bool, mode: str
 ) -> None:
@@ -472,7 +473,7 @@ def test_healthy_only_once_the_debug_port_listens(containers: Callable[..., Runn
 # --- 2. (last) the long pause --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", ["router", "direct"])
+@pytest.mark.parametrize("mode", ["nginx", "router", "direct"])
 def test_a_long_pause_then_continue_gets_the_whole_answer(module_pause: dict[str, Any], mode: str) -> None:
     pause = module_pause[mode]
     app: Running = pause["app"]
@@ -487,7 +488,7 @@ def test_a_long_pause_then_continue_gets_the_whole_answer(module_pause: dict[str
     pause["thread"].join(30)
     assert pause["results"] and pause["results"][0][0] == 200, pause["results"]
     assert b"patient" in pause["results"][0][1]
-    if mode == "router":  # the same kept-alive connection serves on
+    if mode != "direct":  # the same kept-alive connection serves on
         connection: http.client.HTTPConnection = pause["connection"]
         connection.request("GET", "/steps")
         assert connection.getresponse().status == 200

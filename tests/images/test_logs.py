@@ -39,7 +39,7 @@ HOSTILE = [
 ]
 
 
-@pytest.mark.parametrize("mode", ["router", "direct"])
+@pytest.mark.parametrize("mode", ["nginx", "router", "direct"])
 def test_every_line_is_one_json_object(run: Run, mode: str) -> None:
     app = run(app=LOGS_APP, env={**JSON_LOGS, "HTTP_MODE": mode})
     app.wait_http()

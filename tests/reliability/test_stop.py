@@ -44,8 +44,8 @@ def stop_during_requests(app: Running, inside: int) -> tuple[list[tuple[int, str
 
 @pytest.mark.parametrize("variant", ["prod", "dev"])
 def test_stop_completes_every_in_flight_request(run: Run, variant: str) -> None:
-    # The default 2 processes x 4 threads hold 8 requests; with 10 threads each,
-    # all 20 are inside the app when the stop comes.
+    # With 10 threads in each of the (at least 2) processes, all 20 requests
+    # are inside the app when the stop comes.
     app = run(variant, app=APPS / "slow", env={"UWSGI_THREADS": "10"})
     app.wait_http()
     results, seconds = stop_during_requests(app, inside=IN_FLIGHT)

@@ -46,6 +46,9 @@ BASE = {"SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_METHOD": "POST", "REQUEST_URI": 
         ({"CONTENT_LENGTH": "+5"}, "400 Bad Request"),
         ({"CONTENT_LENGTH": "5, 0"}, "400 Bad Request"),
         ({"CONTENT_LENGTH": "bla"}, "400 Bad Request"),
+        ({"CONTENT_LENGTH": "\u0665"}, "400 Bad Request"),  # ARABIC-INDIC DIGIT FIVE: not a DIGIT
+        ({"SERVER_PROTOCOL": "HTTP/\u0661.1"}, "400 Bad Request"),
+        ({"HTTP_HOST": "example:\u0668\u0660"}, "400 Bad Request"),
         ({"HTTP_TRANSFER_ENCODING": "chunked"}, None),
         ({"HTTP_TRANSFER_ENCODING": " Chunked "}, None),
         ({"HTTP_TRANSFER_ENCODING": "chunked", "CONTENT_LENGTH": "4"}, "400 Bad Request"),
