@@ -57,11 +57,24 @@ def debuggable(app: Any) -> Any:
 
 
 def _iterate(response: Any) -> Any:
+    iterator = iter(response)
     try:
-        yield from response
-    except Exception:
-        _report_uncaught()
-        raise
+        while True:
+            try:
+                chunk = next(iterator)
+            except StopIteration:
+                return
+            except Exception:
+                _report_uncaught()
+                raise
+            try:
+                yield chunk
+            except GeneratorExit:
+                # uWSGI closes a response it stops sending, the client gone
+                # (nginx drops the request when its client does): end here,
+                # in Python, or the GeneratorExit leaves for C and stops the
+                # debugger as uncaught.
+                return
     finally:
         close = getattr(response, "close", None)
         if close is not None:

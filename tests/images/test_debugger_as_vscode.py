@@ -7,6 +7,7 @@ false, on the debuggee app's views (apps/debuggee/main.py).
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 import time
 import urllib.error
@@ -229,6 +230,26 @@ def test_no_stop_without_a_breakpoint_in_any_worker(
         answers = fifty_requests(app)
         assert no_stop(session), session.next_stop().frame
     assert len(answers) == 50 and all(status == expected for _, status, expected in answers), answers
+
+
+@JUST_MY_CODE
+@pytest.mark.parametrize("mode", ["nginx", "router"])
+def test_no_stop_when_clients_go_away_mid_answer(
+    containers: Callable[..., Running], just_my_code: bool, mode: str
+) -> None:
+    """A client that closes while its answer streams: the front drops the
+    request, uWSGI closes the response, and nothing stops (the close used to
+    leave Python as an uncaught GeneratorExit, with every thread paused)."""
+    app = start_debuggee(containers, HTTP_MODE=mode, UWSGI_PROCESSES="1", UWSGI_THREADS="4")
+    with attach(app, just_my_code=just_my_code) as session:
+        session.wait_joined()
+        for _ in range(4):
+            with socket.create_connection(("127.0.0.1", app.http_port), timeout=10) as client:
+                client.sendall(b"GET /drip HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert client.recv(65536).startswith(b"HTTP/1.1 200")
+        # Each of the 4 threads finds its client gone at its next write, within a chunk's 0.1 s.
+        assert no_stop(session, 3), session.next_stop().frame
+        assert http_get(app.url("/steps"))[0] == 200
 
 
 @JUST_MY_CODE

@@ -207,6 +207,40 @@ def test_a_malformed_request_never_reaches_the_app(
     assert http_get(app.url())[0] == 200  # and everyone else is served
 
 
+# What nginx, the default front, refuses itself (from llhttp's and h11's
+# cases and the HTTP Garden's): chunk framing that uWSGI's own parser reads
+# laxly, and more request-line and header rules.
+TE = b"Transfer-Encoding: chunked\r\n"
+NGINX_REFUSES = [
+    ("chunk data without its CRLF", post(b"/n-nocrlf", TE, b"5\r\nhelloXX0\r\n\r\n"), "/n-nocrlf"),
+    ("chunk size zz", post(b"/n-zz", TE, b"zz\r\nhello\r\n0\r\n\r\n"), "/n-zz"),
+    ("chunk size 0x5", post(b"/n-0x", TE, b"0x5\r\nhello\r\n0\r\n\r\n"), "/n-0x"),
+    ("chunk lines ended by LF", post(b"/n-lf", TE, b"5\nhello\n0\n\n"), "/n-lf"),
+    ("bare CR in the request line", b"GET /n-cr\rx HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "/n-cr"),
+    ("Transfer-Encoding twice", post(b"/n-te-twice", TE + TE, b"0\r\n\r\n"), "/n-te-twice"),
+    ("space before a colon", post(b"/n-te-sp", b"Transfer-Encoding : chunked\r\n", b"0\r\n\r\n"), "/n-te-sp"),
+    (
+        "Content-Length twice, equal",
+        post(b"/n-cl-55", b"Content-Length: 5\r\nContent-Length: 5\r\n", b"hello"),
+        "/n-cl-55",
+    ),
+    ("NUL in the method", b"G\x00T /n-m-nul HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "/n-m-nul"),
+    ("space in the target", b"GET /n-sp ace HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "/n-sp"),
+    ("Host with userinfo", get(b"/n-userinfo", headers=b"Host: a@b\r\n"), "/n-userinfo"),
+]
+
+
+@pytest.mark.parametrize(("name", "request_bytes", "target"), NGINX_REFUSES, ids=[c[0] for c in NGINX_REFUSES])
+def test_nginx_refuses_what_uwsgi_would_read_laxly(
+    app: Running, name: str, request_bytes: bytes, target: str, request: pytest.FixtureRequest
+) -> None:
+    if front(request) != "nginx":
+        pytest.skip("uWSGI's own parsers read these laxly (docs/security.md)")
+    answer = app.raw(request_bytes, RAW_TIMEOUT)
+    assert re.match(rb"HTTP/1\.1 400 ", answer), answer[:300]
+    assert not any(seen_target.startswith(target) for seen_target in seen(app))
+
+
 VALID = [
     ("HTTP/1.0 without Host", get(b"/ok-10", headers=b"", version=b"HTTP/1.0"), "/ok-10"),
     ("absolute-form", get(b"http://x/ok-absolute"), "http://x/ok-absolute"),

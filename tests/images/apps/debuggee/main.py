@@ -2,6 +2,7 @@
 
 import io
 import os
+import time
 
 from flask import Flask, Response, request, send_file, stream_with_context
 
@@ -110,5 +111,15 @@ def stream_raise():
     def chunks():
         yield "first\n"
         raise RuntimeError("raised while streaming")
+
+    return Response(chunks(), mimetype="text/plain")
+
+
+@app.get("/drip")
+def drip():
+    def chunks():
+        for n in range(50):
+            yield f"drop {n}\n" + " " * 65536  # past the socket buffers: a write the client must read
+            time.sleep(0.1)
 
     return Response(chunks(), mimetype="text/plain")
