@@ -54,4 +54,8 @@ def adapter_program() -> str:
 
 
 def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    # One write for the line and its newline (print makes two): the hub and
+    # every worker share the container's stderr, and a line of one must not
+    # land inside a line of another.
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
