@@ -36,7 +36,7 @@ export IMAGE PYTHON_VERSION BASE_IMAGE PROD_IMAGE DEV_IMAGE BUILDER BUILD \
        VERSION REVISION DEMO_HTTP_PORT DEMO_DEBUG_PORT COMPOSE
 DOCKERFILES := Dockerfile Dockerfile.dev bench/Dockerfile.peers examples/*/Dockerfile
 SHELL_FILES := entrypoint/*.sh scripts/*.sh .ci/run examples/*/prestart.sh
-PYTHON_FILES := uwsgi supervisor tests bench devkit scripts
+PYTHON_FILES := uwsgi supervisor tests bench devkit scripts examples
 
 .PHONY: help demo demo-stop images base-offline engine lint test test-unit test-images venv ci-tools clean sbom
 
@@ -76,8 +76,8 @@ $(VENV)/.installed: requirements/test.txt
 lint: venv ## hadolint, shellcheck, ruff
 	$(BIN)/hadolint $(DOCKERFILES)
 	$(BIN)/shellcheck -x $(SHELL_FILES)
-	$(BIN)/ruff check $(PYTHON_FILES) examples
-	$(BIN)/ruff format --check $(PYTHON_FILES) examples
+	$(BIN)/ruff check $(PYTHON_FILES)
+	$(BIN)/ruff format --check $(PYTHON_FILES)
 
 # The Node tools package-lock.json pins, and Debian's docker-registry: the
 # image tests run examples/notes' pipeline through the CI/CD component with

@@ -69,7 +69,7 @@ shellcheck_files() {
 
 ruff_report() {
 	local report=gl-code-quality-ruff.json files
-	read -r -a files <<<"$(make_var PYTHON_FILES) examples"
+	read -r -a files <<<"$(make_var PYTHON_FILES)"
 	if ! .venv/bin/ruff check --output-format gitlab "${files[@]}" >"$report"; then
 		.venv/bin/ruff check --output-format concise "${files[@]}" || true
 		die "ruff check found problems (report: $report)"
