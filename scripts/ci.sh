@@ -78,11 +78,18 @@ ruff_report() {
 }
 
 # ------------------------------------------------------------------ registry
-login() {
+# usage: registry_login TOOL [OPTION...]   `TOOL login` to CI_REGISTRY with the
+# job's credentials: docker (login), or skopeo into an auth file of the job's
+# own (sign, release).
+registry_login() {
 	need CI_REGISTRY CI_REGISTRY_USER CI_REGISTRY_PASSWORD
-	printf '%s' "$CI_REGISTRY_PASSWORD" |
-		docker login --username "$CI_REGISTRY_USER" --password-stdin "$CI_REGISTRY" >/dev/null ||
-		die "docker login to CI_REGISTRY=$CI_REGISTRY failed"
+	printf '%s' "$CI_REGISTRY_PASSWORD" | "$1" login "${@:2}" \
+		--username "$CI_REGISTRY_USER" --password-stdin "$CI_REGISTRY" >/dev/null ||
+		die "$1 login to CI_REGISTRY=$CI_REGISTRY failed"
+}
+
+login() {
+	registry_login docker
 	say "logged in to $CI_REGISTRY"
 }
 
@@ -192,17 +199,7 @@ build() {
 	say "pushed $tag"
 }
 
-# ------------------------------------------------------------------ registry files
-# usage: registry_login FILE   log in to CI_REGISTRY, the credentials in FILE:
-# skopeo's auth file, which is also a Docker config.json, so cosign reads it
-# too (DOCKER_CONFIG=its folder). Of this job only, never ~/.docker.
-registry_login() {
-	need CI_REGISTRY CI_REGISTRY_USER CI_REGISTRY_PASSWORD
-	printf '%s' "$CI_REGISTRY_PASSWORD" | skopeo login --authfile "$1" --tls-verify="$tls" \
-		--username "$CI_REGISTRY_USER" --password-stdin "$CI_REGISTRY" >/dev/null ||
-		die "skopeo login to CI_REGISTRY=$CI_REGISTRY failed"
-}
-
+# ------------------------------------------------------------------ digests
 # usage: digest_of IMAGE AUTHFILE   the digest IMAGE's tag points at: of the
 # manifest as stored, the index for a multi-platform image.
 digest_of() {
@@ -257,7 +254,9 @@ sign() {
 	cosign="${COSIGN:-$(cosign_tool)}"
 	dir="$(mktemp -d)"
 	trap 'rm -rf "$dir"' RETURN
-	registry_login "$dir/config.json"
+	# skopeo's auth file is also a Docker config.json, so cosign reads it too
+	# (DOCKER_CONFIG=its folder). Of this job only, never ~/.docker.
+	registry_login skopeo --authfile "$dir/config.json" --tls-verify="$tls"
 	# Keyless fetches Sigstore's trust root (TUF): cached in the checkout.
 	export DOCKER_CONFIG="$dir" TUF_ROOT="${TUF_ROOT:-$PWD/.cache/sigstore}"
 	for variant in prod dev; do
@@ -302,7 +301,7 @@ release() {
 	dir="$(mktemp -d)"
 	authfile="$dir/auth.json"
 	trap 'rm -rf "$dir"' RETURN
-	registry_login "$authfile"
+	registry_login skopeo --authfile "$authfile" --tls-verify="$tls"
 	release_tags >"$dir/tags"
 	while read -r source tag; do
 		# --all: the manifest list and every architecture's image, not just ours.
