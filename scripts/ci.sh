@@ -99,9 +99,10 @@ base_image() {
 		echo "${BASE_IMAGE:-python:$PYTHON_VERSION-slim}"
 		return 0
 	fi
-	# python-versions says which Debian suite ships PYTHON_VERSION, if any.
+	# base-offline.sh reads PYTHON_VERSION from the job's environment;
+	# python-versions says which Debian suite ships it, if any.
 	local name="flask-uwsgi-base:$PYTHON_VERSION"
-	PYTHON_VERSION="$PYTHON_VERSION" scripts/base-offline.sh "$name" >&2 || exit 1
+	scripts/base-offline.sh "$name" >&2 || exit 1
 	echo "$name"
 }
 
