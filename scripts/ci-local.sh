@@ -57,6 +57,8 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 pythons="${CI_LOCAL_PYTHONS:-$(scripts/versions.sh default) 3.11}"
+# The first one stands in for the default (DEFAULT_PYTHON: latest, dev, 1.2.3).
+default_python="${pythons%% *}"
 port="${CI_LOCAL_REGISTRY_PORT:-5055}"
 test_paths="${CI_LOCAL_TEST_PATHS-tests/images/test_prod.py tests/images/test_dev.py}"
 registry="127.0.0.1:$port"
@@ -138,7 +140,6 @@ derive_pipeline() {
 # jobs of two Python versions would fight over the same container and image
 # names (GitLab gives each job its own runner).
 gitlab_ci_local() {
-	local default_python="${pythons%% *}"
 	# Overriding these is the point here; gitlab-ci-local warns about each.
 	GCL_IGNORE_PREDEFINED_VARS=CI_REGISTRY,CI_REGISTRY_IMAGE,CI_DEFAULT_BRANCH,CI_COMMIT_BRANCH,CI_PIPELINE_SOURCE,CI_COMMIT_TAG \
 		"$gcl" --file "$pipeline" --force-shell-executor --concurrency 1 --no-color --timestamps --max-job-name-padding 0 \
@@ -276,7 +277,7 @@ run_verify() {
 # Every promised tag verifies; an image pushed to the same registry without
 # signing does not (neither its signature nor an attestation).
 check_signatures() {
-	local t0=$EPOCHREALTIME tag command base="flask-uwsgi-base:${pythons%% *}"
+	local t0=$EPOCHREALTIME tag command base="flask-uwsgi-base:$default_python"
 	for tag in "${promised[@]}"; do
 		run_verify "$image:$tag" || die "docs/supply-chain.md's cosign commands fail on $image:$tag"
 	done
