@@ -118,6 +118,11 @@ fu_check_listen() {
 	fi
 }
 
+# usage: fu_ini_value FILE OPTION   -> the value FILE gives OPTION ("option = value")
+fu_ini_value() {
+	awk -F ' *= *' -v option="$2" '$1 == option { value = $2 } END { print value }' "$1"
+}
+
 fu_is_dev_image() { [ -f "$FLASK_UWSGI_ETC/debug.ini" ]; }
 
 # The number of uWSGI workers when the debugger is on: one, unless the user
@@ -247,17 +252,19 @@ fu_size_backlog() {
 # HTTP_MODE=nginx: nginx.conf with this container's values, in the runtime
 # directory (http-nginx.ini has uWSGI's master run it), checked now: a
 # configuration nginx refuses stops the start here, with nginx's line, not
-# in a loop of respawns.
+# in a loop of respawns. Its read timeout is the router's http-timeout, and
+# debug.ini's in debug mode (a paused worker has no limit).
 fu_write_nginx_conf() {
 	[ "$HTTP_MODE" = nginx ] || return 0
-	local conf timeout=60s
-	((FU_DEBUG)) && timeout=86400s # a paused worker has no limit (debug.ini)
+	local conf timeout ini=http-router.ini
+	((FU_DEBUG)) && ini=debug.ini
+	timeout="$(fu_ini_value "$FLASK_UWSGI_ETC/$ini" http-timeout)"
 	conf="$(<"$FLASK_UWSGI_ETC/nginx.conf")"
 	conf="${conf//@RUN@/$FLASK_UWSGI_RUN}"
 	conf="${conf//@PORT@/$((10#$PORT))}"
 	conf="${conf//@BACKLOG@/$FU_LISTEN}"
 	conf="${conf//@MAX_REQUEST_BODY@/$MAX_REQUEST_BODY}"
-	conf="${conf//@READ_TIMEOUT@/$timeout}"
+	conf="${conf//@READ_TIMEOUT@/${timeout:?$ini sets no http-timeout}s}"
 	mkdir -p "$FLASK_UWSGI_RUN/nginx"
 	printf '%s\n' "$conf" >"$FLASK_UWSGI_RUN/nginx.conf"
 	local out
@@ -375,7 +382,7 @@ fu_exec_supervisord() {
 	done
 	# supervisord waits this long for uWSGI to stop (supervisord.conf): the
 	# drain, then a second more than uwsgi.ini's worker-reload-mercy.
-	mercy="$(awk -F ' *= *' '$1 == "worker-reload-mercy" { print $2 }' "$FLASK_UWSGI_ETC/uwsgi.ini")"
+	mercy="$(fu_ini_value "$FLASK_UWSGI_ETC/uwsgi.ini" worker-reload-mercy)"
 	FLASK_UWSGI_STOP_WAIT=$((10#$STOP_DRAIN_SECONDS + 10#${mercy:?uwsgi.ini sets no worker-reload-mercy} + 1))
 	# shellcheck disable=SC2090 # (the same)
 	export FLASK_UWSGI_COMMAND FLASK_UWSGI_STOP_WAIT

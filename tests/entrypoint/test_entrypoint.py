@@ -354,9 +354,11 @@ def test_supervisord_gets_the_very_command_line_it_will_split(sh: Shell, tmp_pat
 
 
 def nginx_conf(sh: Shell, tmp_path: Path, nginx: str = "exit 0", **env: str) -> tuple[Result, str]:
-    """fu_write_nginx_conf with the image's nginx.conf and ``nginx`` as the
-    nginx command's script; the result and the configuration written."""
-    (sh.etc / "nginx.conf").write_text((ROOT / "uwsgi" / "nginx.conf").read_text())
+    """fu_write_nginx_conf with the image's nginx.conf (and the ini files its
+    timeout comes from) and ``nginx`` as the nginx command's script; the
+    result and the configuration written."""
+    for name in ("nginx.conf", "http-router.ini", "debug.ini"):
+        (sh.etc / name).write_text((ROOT / "uwsgi" / name).read_text())
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "nginx").write_text(f"#!/bin/sh\n{nginx}\n")
