@@ -110,12 +110,14 @@ def test_64_slow_clients_do_not_stop_the_server(run: Run, connections: list[sock
         sock.sendall(b"GET / HTTP/1.1\r\nHost: example\r\n")
     closed: dict[socket.socket, float] = {}
 
-    def note_closed() -> None:
+    def note_closed_until(drip: float) -> bool:
+        """Notes the connections the server has closed; True 2 s after ``drip``."""
         readable, _, _ = select.select([sock for sock in slow if sock not in closed], [], [], 0)
         for sock in readable:
             with contextlib.suppress(OSError):
                 sock.recv(65536)  # b"" or an error: nginx sends nothing as it closes
             closed[sock] = time.monotonic() - began
+        return time.monotonic() - drip >= 2
 
     with Legitimate(app) as client:
         for line in range(10):
@@ -124,9 +126,7 @@ def test_64_slow_clients_do_not_stop_the_server(run: Run, connections: list[sock
                     with contextlib.suppress(OSError):
                         sock.sendall(b"X-Drip-%d: x\r\n" % line)
             drip = time.monotonic()
-            while time.monotonic() - drip < 2:
-                note_closed()
-                time.sleep(0.1)
+            wait_for(lambda drip=drip: note_closed_until(drip), 3, "the next drip", interval=0.1)
     answered, p99 = client.check()
     print(
         f"slow clients: 64 dripping headers for 20 s; {answered} legitimate requests answered 200, "
