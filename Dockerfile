@@ -6,6 +6,16 @@
 # The default is python-versions' default (a test keeps them equal).
 ARG PYTHON_VERSION=3.14
 ARG BASE_IMAGE=python:${PYTHON_VERSION}-slim
+# An image with wheels compiled elsewhere for this platform in /wheels/: the
+# builder installs them before the pinned requirements, which then take them
+# as they are. scripts/build-images.sh names the one it cross-compiles uWSGI
+# into (scripts/Dockerfile.uwsgi-cross) when it builds for another
+# architecture; by default there are none, and uWSGI is compiled here.
+ARG UWSGI_WHEELS=no-wheels
+
+FROM ${BASE_IMAGE} AS no-wheels
+RUN mkdir /wheels
+FROM ${UWSGI_WHEELS} AS wheels
 
 # ---------------------------------------------------------------------------
 # builder: the only stage with a compiler. uWSGI is published as an sdist, so
@@ -43,8 +53,15 @@ RUN set -eux; \
     rm -rf /var/lib/apt/lists/*
 
 COPY requirements/prod.txt /tmp/requirements/prod.txt
+COPY --from=wheels /wheels/ /tmp/wheels/
 RUN set -eux; \
     python3 -m venv /opt/venv; \
+    # UWSGI_WHEELS' wheels were built from the sdists prod.txt pins by hash;
+    # pip then finds them installed at the pinned versions and keeps them.
+    for wheel in /tmp/wheels/*.whl; do \
+        if [ -e "$wheel" ]; then /opt/venv/bin/pip install --no-cache-dir --no-deps "$wheel"; fi; \
+    done; \
+    rm -rf /tmp/wheels; \
     # Hash-checked: every wheel and sdist is exactly the one requirements/prod.txt names.
     /opt/venv/bin/pip install --no-cache-dir --require-hashes -r /tmp/requirements/prod.txt; \
     # Python < 3.12 seeds every venv with setuptools (9 MB) that nothing here

@@ -8,13 +8,17 @@ IMAGE           ?= flask-uwsgi
 DEFAULT_PYTHON  := $(shell scripts/versions.sh default)
 PYTHON_VERSION  ?= $(DEFAULT_PYTHON)
 BASE_IMAGE      ?= python:$(PYTHON_VERSION)-slim
-# The default version is :latest and :dev, as in the registry; others :X.Y and :X.Y-dev.
+# The default version is :latest and :dev, as in the registry; others :X.Y and
+# :X.Y-dev. Another platform's images are tagged -ARCH after that (a tag on an
+# engine holds one architecture; the registry's tags hold both).
+PLATFORM        ?=
+PLATFORM_TAG     = $(if $(PLATFORM),-$(notdir $(PLATFORM)))
 ifeq ($(PYTHON_VERSION),$(DEFAULT_PYTHON))
-PROD_IMAGE      ?= $(IMAGE):latest
-DEV_IMAGE       ?= $(IMAGE):dev
+PROD_IMAGE      ?= $(IMAGE):latest$(PLATFORM_TAG)
+DEV_IMAGE       ?= $(IMAGE):dev$(PLATFORM_TAG)
 else
-PROD_IMAGE      ?= $(IMAGE):$(PYTHON_VERSION)
-DEV_IMAGE       ?= $(IMAGE):$(PYTHON_VERSION)-dev
+PROD_IMAGE      ?= $(IMAGE):$(PYTHON_VERSION)$(PLATFORM_TAG)
+DEV_IMAGE       ?= $(IMAGE):$(PYTHON_VERSION)-dev$(PLATFORM_TAG)
 endif
 # classic or buildkit; both build the same Dockerfiles.
 BUILDER         ?= classic
@@ -32,7 +36,7 @@ BIN := $(VENV)/bin
 # The pinned Compose v2 (requirements/test.txt), run by its path.
 COMPOSE ?= $(abspath $(BIN))/docker-compose
 
-export IMAGE PYTHON_VERSION BASE_IMAGE PROD_IMAGE DEV_IMAGE BUILDER BUILD \
+export IMAGE PYTHON_VERSION BASE_IMAGE PROD_IMAGE DEV_IMAGE PLATFORM BUILDER BUILD \
        VERSION REVISION DEMO_HTTP_PORT DEMO_DEBUG_PORT COMPOSE
 DOCKERFILES := Dockerfile Dockerfile.dev bench/Dockerfile.peers examples/*/Dockerfile
 SHELL_FILES := entrypoint/*.sh scripts/*.sh .ci/run examples/*/prestart.sh
@@ -41,7 +45,7 @@ PYTHON_FILES := uwsgi supervisor tests bench devkit scripts examples
 .PHONY: help demo demo-stop images base-offline engine lint test test-unit test-images venv ci-tools clean sbom
 
 help: ## list the targets
-	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk -F':.*## ' '/^[a-z0-9-]+:.*## / { printf "  make %-14s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 demo: images venv ## build the images and start examples/hello's dev stack (debugger, reload) on 127.0.0.1
 	@scripts/demo.sh start
@@ -49,7 +53,7 @@ demo: images venv ## build the images and start examples/hello's dev stack (debu
 demo-stop: ## stop the demo stack
 	@scripts/demo.sh stop
 
-images: engine ## build $(PROD_IMAGE) and $(DEV_IMAGE)
+images: engine ## build $(PROD_IMAGE) and $(DEV_IMAGE) (PLATFORM=linux/arm64: for arm64, under QEMU)
 	@scripts/build-images.sh
 
 base-offline: engine ## build the Debian base of PYTHON_VERSION used when BASE_IMAGE cannot be pulled
@@ -62,7 +66,7 @@ venv: $(VENV)/.installed ## the pinned test and lint tools, in $(VENV)
 
 # Of the images as they are on this engine (make images builds them); the
 # pipeline's sbom job runs the same script on the pushed images.
-SBOM_DIR ?= sbom/py$(PYTHON_VERSION)
+SBOM_DIR ?= sbom/py$(PYTHON_VERSION)$(PLATFORM_TAG)
 sbom: venv engine ## CycloneDX and SPDX SBOMs of $(PROD_IMAGE) and $(DEV_IMAGE), in $(SBOM_DIR)
 	@SBOM_DIR="$(SBOM_DIR)" scripts/sbom.sh
 
@@ -94,6 +98,18 @@ test-unit: venv ## the fast host-side tests only
 test-images: venv engine ci-tools prometheus ## the image tests only
 	$(BIN)/pytest -m image $(PYTEST_ARGS)
 
+# The arm64 images under QEMU (tests/emulated): built for PLATFORM, then served,
+# debugged, reloaded and stopped. scripts/emulation.sh registers QEMU when
+# this machine cannot run arm64 binaries yet; `make emulation-stop` undoes that.
+test-arm64: PLATFORM = linux/arm64
+# The build comes first, outside pytest: cold, it outlasts a test's timeout
+# (BUILD=0: test PROD_IMAGE and DEV_IMAGE as they are).
+test-arm64: venv engine $(if $(filter 0,$(BUILD)),,images) ## build the arm64 images and test them under emulation (tests/emulated)
+	BUILD=0 $(BIN)/pytest tests/emulated $(PYTEST_ARGS)
+
+emulation-stop: ## unregister the QEMU handlers that make images PLATFORM=... registered
+	@scripts/emulation.sh stop
+
 # Every other version with an offline base (python-versions): its images built
 # and its image and debugger tests run, one version after the other.
 OTHER_PYTHONS ?= $(filter-out $(DEFAULT_PYTHON),$(shell scripts/versions.sh offline))
@@ -103,7 +119,7 @@ test-versions: venv engine ## tests/images on every other Python with an offline
 		env -u PROD_IMAGE -u DEV_IMAGE -u BASE_IMAGE $(MAKE) -s --no-print-directory test-python-version PYTHON_VERSION=$$version; \
 	done
 
-.PHONY: test-versions test-python-version
+.PHONY: test-versions test-python-version test-arm64 emulation-stop
 test-python-version:
 	$(BIN)/pytest tests/images $(PYTEST_ARGS)
 

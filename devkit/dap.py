@@ -436,12 +436,15 @@ class Session(_Sessions):
         *,
         just_my_code: bool = False,
         exception_filters: list[str] | None = None,
+        timeout: float = 30.0,
     ) -> None:
         super().__init__(path_mappings, breakpoints, just_my_code, exception_filters)
         self.children: dict[int, DAPClient] = {}
         self.joined: queue.Queue[int] = queue.Queue()
         self._lock = threading.Lock()
-        self.root = DAPClient(host, port, on_subprocess=self._child)
+        # How long a response may take (DAPClient), the children's too.
+        self.timeout = timeout
+        self.root = DAPClient(host, port, timeout=timeout, on_subprocess=self._child)
         self.clients.append(self.root)
         self._attach(self.root)
 
@@ -450,7 +453,7 @@ class Session(_Sessions):
         # connect address (the root's, kept by the adapter), attached with
         # that configuration.
         connect = config["connect"]
-        child = DAPClient(connect["host"], int(connect["port"]), on_subprocess=self._child)
+        child = DAPClient(connect["host"], int(connect["port"]), timeout=self.timeout, on_subprocess=self._child)
         with self._lock:
             self.clients.append(child)
         try:

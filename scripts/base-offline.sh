@@ -2,10 +2,15 @@
 # Build a Debian base image equivalent to python:X.Y-slim from Debian's own
 # packages, for machines that cannot pull from a registry.
 #
-#   scripts/base-offline.sh [IMAGE_NAME]     default flask-uwsgi-base:X.Y
+#   scripts/base-offline.sh [IMAGE_NAME]     default flask-uwsgi-base:X.Y, and
+#                                            flask-uwsgi-base:X.Y-ARCH for another
+#                                            architecture than this machine's
 #
 # PYTHON_VERSION  X.Y; python-versions names the Debian suite that ships it
 #                 (default: the default version there)
+# PLATFORM        linux/ARCH (Docker's name, e.g. linux/arm64); default: this
+#                 machine's. Another architecture runs under QEMU
+#                 (scripts/emulation.sh sets it up)
 # DEBIAN_MIRROR   default: the mirror this machine's apt uses
 # CA_BUNDLE       CA certificates the image trusts; default: this machine's,
 #                 so pip and apt work behind a TLS-inspecting proxy too
@@ -18,7 +23,13 @@ here="$(dirname "$0")"
 
 python="${PYTHON_VERSION:-$("$here/versions.sh" default)}"
 suite="$("$here/versions.sh" suite "$python")" || exit 1
-name="${1:-flask-uwsgi-base:$python}"
+host_arch="$(dpkg --print-architecture)"
+platform="${PLATFORM:-linux/$host_arch}"
+arch="${platform#linux/}"
+[ "$platform" = "linux/$arch" ] && [[ "$arch" =~ ^[a-z0-9]+$ ]] || die "PLATFORM=$platform is not linux/ARCH"
+tag="$python"
+[ "$arch" = "$host_arch" ] || tag="$python-$arch"
+name="${1:-flask-uwsgi-base:$tag}"
 ca_bundle="${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
 
 # The first Debian (not security) mirror in this machine's apt sources.
@@ -50,6 +61,7 @@ fi
 [ "$(id -u)" = 0 ] || die "debootstrap needs root; run as root or pull BASE_IMAGE instead"
 command -v debootstrap >/dev/null || apt_install "debootstrap is missing" debootstrap
 [ -r "$ca_bundle" ] || die "CA_BUNDLE=$ca_bundle is not readable"
+[ "$arch" = "$host_arch" ] || "$here/emulation.sh" start "$arch"
 mirror="${DEBIAN_MIRROR:-$(host_mirror)}"
 security_mirror="${mirror%/debian}/debian-security"
 has_suite "$mirror" "$suite" || die "$mirror has no Debian $suite (DEBIAN_MIRROR)"
@@ -60,12 +72,12 @@ script=/usr/share/debootstrap/scripts/$suite
 [ -e "$script" ] || script=/usr/share/debootstrap/scripts/sid
 
 rootfs="$(mktemp -d "${TMPDIR:-/tmp}/flask-uwsgi-base.XXXXXX")"
-trap 'rm -rf "$rootfs" "$rootfs.log"' EXIT
+trap 'rm -rf "$rootfs" "$rootfs.log" "$rootfs.image"' EXIT
 # apt in the chroot downloads as _apt, which must reach into it.
 chmod 0755 "$rootfs"
 
-say "building $name: Python $python from Debian $suite ($mirror)"
-debootstrap --variant=minbase --include=ca-certificates \
+say "building $name: Python $python from Debian $suite for $arch ($mirror)"
+debootstrap --arch="$arch" --variant=minbase --include=ca-certificates \
 	"$suite" "$rootfs" "$mirror" "$script" >"$rootfs.log" 2>&1 || {
 	tail -n 20 "$rootfs.log" >&2
 	die "debootstrap $suite failed"
@@ -136,12 +148,23 @@ ln -sf "/usr/bin/python$python" "$rootfs/usr/local/bin/python"
 py="$(chroot "$rootfs" /usr/bin/env PATH=/usr/local/bin:/usr/bin:/bin python3 -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
 [[ "$py" == "$python".* ]] || die "the $suite root's python3 is $py, not $python"
 
-tar --numeric-owner -C "$rootfs" -c . | docker import \
-	--change 'ENV LANG=C.UTF-8' \
-	--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-	--change "LABEL org.opencontainers.image.description=\"Debian $suite minbase with Python $py (flask-uwsgi offline base)\"" \
-	--change "LABEL io.github.flask-uwsgi.python-version=\"$py\"" \
-	--change "LABEL io.github.flask-uwsgi.debian-suite=\"$suite\"" \
-	--change 'CMD ["python3"]' \
-	- "$name" >/dev/null
-say "built $name: Debian $suite with Python $py ($(docker image inspect -f '{{.Size}}' "$name") bytes)"
+# The root as a one-layer image in `docker save`'s format, for `docker load`:
+# unlike `docker import --platform` (which Docker 20.10, Debian 12's engine, ignores), its
+# config records the architecture, which builds on it inherit.
+# https://github.com/moby/moby/blob/master/image/spec/spec.md
+image="$rootfs.image"
+mkdir "$image"
+tar --numeric-owner -C "$rootfs" -cf "$image/layer.tar" .
+layer="$(sha256sum "$image/layer.tar" | cut -d' ' -f1)"
+cat >"$image/config.json" <<-JSON
+	{"architecture": "$arch", "os": "linux", "created": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+	 "config": {"Env": ["LANG=C.UTF-8", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+	  "Cmd": ["python3"],
+	  "Labels": {"org.opencontainers.image.description": "Debian $suite minbase with Python $py (flask-uwsgi offline base)",
+	   "io.github.flask-uwsgi.python-version": "$py", "io.github.flask-uwsgi.debian-suite": "$suite"}},
+	 "rootfs": {"type": "layers", "diff_ids": ["sha256:$layer"]},
+	 "history": [{"created_by": "scripts/base-offline.sh: debootstrap $suite, python$python"}]}
+JSON
+printf '[{"Config": "config.json", "RepoTags": ["%s"], "Layers": ["layer.tar"]}]\n' "$name" >"$image/manifest.json"
+tar -C "$image" -c . | docker load -q >/dev/null || die "docker load of the new $suite root failed"
+say "built $name: Debian $suite with Python $py for $arch ($(docker image inspect -f '{{.Size}}' "$name") bytes)"

@@ -171,6 +171,15 @@ def test_build_engine_is_pinned_and_not_kaniko() -> None:
     assert PIPELINE["variables"]["BUILD_PLATFORMS"] == "linux/amd64,linux/arm64"
 
 
+def test_the_pipeline_publishes_the_platforms_ci_tests() -> None:
+    # .ci/run tests the engine's own platform (make test) and make test-arm64's
+    # under QEMU, from the same Dockerfiles the pipeline builds both from.
+    test_arm64 = re.search(r"^test-arm64: PLATFORM = (\S+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert test_arm64, "the Makefile's test-arm64 sets no PLATFORM"
+    assert "step make test-arm64" in (ROOT / ".ci" / "run").read_text()
+    assert set(PIPELINE["variables"]["BUILD_PLATFORMS"].split(",")) == {"linux/amd64", test_arm64.group(1)}
+
+
 def test_per_commit_tags() -> None:
     tags = PIPELINE[".tags"]["variables"]
     assert tags["PROD_IMAGE"] == "$CI_REGISTRY_IMAGE:$CI_COMMIT_SHORT_SHA-py$PYTHON_VERSION"

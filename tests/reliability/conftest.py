@@ -17,6 +17,7 @@ import pytest
 
 # The image tests' fixtures, re-exported so pytest finds them for this folder too.
 from tests.conftest import ROOT
+from tests.support.selection import only_when_asked
 
 HERE = Path(__file__).resolve().parent
 # bench/report.lua prints wrk's totals, error counts and non-2xx count as JSON.
@@ -39,21 +40,5 @@ def wrk(url: str, seconds: int, connections: int, prefix: tuple[str, ...] = ()) 
     return {**json.loads(line.removeprefix("WRK_JSON ")), "output": out}
 
 
-def asked_for(config: pytest.Config) -> bool:
-    if "reliability" in (config.option.markexpr or ""):
-        return True
-    for arg in config.args:
-        path = Path(arg.split("::", 1)[0]).resolve()
-        if path == HERE or HERE in path.parents:
-            return True
-    return False
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    ours = [item for item in items if Path(str(item.fspath)).is_relative_to(HERE)]
-    for item in ours:
-        item.add_marker(pytest.mark.reliability)
-        item.add_marker(pytest.mark.image)
-    if ours and not asked_for(config):
-        config.hook.pytest_deselected(items=ours)
-        items[:] = [item for item in items if item not in ours]
+    only_when_asked(config, items, HERE, "reliability")
