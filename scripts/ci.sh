@@ -7,8 +7,10 @@
 #                                      lint, writing GitLab code quality reports
 #   scripts/ci.sh login                docker login to CI_REGISTRY
 #   scripts/ci.sh build prod|dev       build PROD_IMAGE or DEV_IMAGE and push it
-#   scripts/ci.sh sbom                 the SBOMs of the pushed PROD_IMAGE and DEV_IMAGE
-#   scripts/ci.sh sign                 sign their digests and attest their SBOMs (cosign)
+#   scripts/ci.sh sbom                 the SBOMs of the pushed PROD_IMAGE and DEV_IMAGE,
+#                                      of each platform
+#   scripts/ci.sh sign                 sign their digests and each platform's, and
+#                                      attest the SBOMs on them (cosign)
 #   scripts/ci.sh release              copy the per-commit tags to release tags
 #   scripts/ci.sh scan-findings        list the High and Critical container scanning findings
 #
@@ -20,7 +22,7 @@
 #   OFFLINE_BASE=1     build on Debian's own Python instead (scripts/base-offline.sh);
 #                      only for the versions python-versions gives a Debian suite
 #   REGISTRY_TLS_VERIFY  false for a plain-HTTP registry (sbom, sign, release)
-#   SBOM_DIR           the SBOMs' folder (sbom/py$PYTHON_VERSION)
+#   SBOM_DIR           the SBOMs' folder (sbom/py$PYTHON_VERSION; sbom_dir below)
 #   COSIGN_KEY         sign with this key (a file, env://VAR or a KMS URI;
 #                      COSIGN_PASSWORD unlocks it) instead of keyless with
 #                      SIGSTORE_ID_TOKEN (GitLab's id_tokens)
@@ -201,28 +203,67 @@ build() {
 }
 
 # ------------------------------------------------------------------ digests
-# usage: digest_of IMAGE AUTHFILE   the digest IMAGE's tag points at: of the
-# manifest as stored, the index for a multi-platform image.
+# usage: manifest_of IMAGE AUTHFILE FILE   writes the manifest IMAGE's tag
+# points at, as stored (the index, for a multi-platform image), to FILE and
+# prints its digest.
+manifest_of() {
+	{ skopeo inspect --raw --retry-times 3 --authfile "$2" --tls-verify="$tls" "docker://$1" >"$3" &&
+		skopeo manifest-digest "$3"; } || die "cannot read the manifest of $1"
+}
+
+# usage: digest_of IMAGE AUTHFILE   the digest IMAGE's tag points at
 digest_of() {
 	local raw status=0
 	raw="$(mktemp)"
-	if skopeo inspect --raw --retry-times 3 --authfile "$2" --tls-verify="$tls" "docker://$1" >"$raw"; then
-		skopeo manifest-digest "$raw" || status=$?
-	else
-		status=1
-	fi
+	(manifest_of "$1" "$2" "$raw") || status=$?
 	rm -f "$raw"
-	[ "$status" = 0 ] || die "cannot read the manifest of $1"
+	return "$status"
+}
+
+# usage: platform_manifests MANIFEST   one "PLATFORM DIGEST" line for each
+# platform of BUILD_PLATFORMS: the digest of its manifest in the index
+# MANIFEST, - when the index has none. Nothing when MANIFEST is a single
+# image's. The index's other entries are not images: BuildKit's attestation
+# manifests (the provenance), whose platform is unknown/unknown.
+platform_manifests() {
+	python3 - "$1" "${BUILD_PLATFORMS:-}" <<-'PYTHON'
+		import json, sys
+		index = json.load(open(sys.argv[1]))
+		if "manifests" in index:
+		    found = {}
+		    for entry in index["manifests"]:
+		        p = entry.get("platform", {})
+		        name = "/".join(filter(None, (p.get("os"), p.get("architecture"), p.get("variant"))))
+		        found.setdefault(name, entry["digest"])
+		    for name in filter(None, sys.argv[2].split(",")):
+		        print(name, found.get(name, "-"))
+	PYTHON
 }
 
 # ------------------------------------------------------------------ sbom
+# The SBOMs' folders: those of the first platform of BUILD_PLATFORMS (or of
+# the only one) are in SBOM_DIR itself, sbom/py<X.Y>/prod.cdx.json, where
+# GitLab's cyclonedx report (sbom/*/*.cdx.json) reads them; each other
+# platform's are in a folder of SBOM_DIR named after it, / as -:
+# sbom/py<X.Y>/linux-arm64/prod.cdx.json.
+# usage: sbom_dir [PLATFORM]
+sbom_dir() {
+	local dir="${SBOM_DIR:-sbom/py$PYTHON_VERSION}" platforms="${BUILD_PLATFORMS:-}"
+	[ -z "${1:-}" ] || [ "$1" = "${platforms%%,*}" ] || dir+="/${1//\//-}"
+	echo "$dir"
+}
+
 # Straight from the registry: exactly the pushed manifests, no Docker engine
-# in the job. A multi-platform image's SBOM is of its first platform
-# (linux/amd64); the others are built from the same Dockerfiles and pins.
+# in the job. Each platform's image is a build of its own (arm64's Debian
+# packages and wheels are arm64 builds), so it has an SBOM of its own.
 sbom() {
 	need PYTHON_VERSION PROD_IMAGE DEV_IMAGE
-	local platforms="${BUILD_PLATFORMS:-}" t0=$EPOCHREALTIME
-	SBOM_SOURCE=registry SBOM_PLATFORM="${platforms%%,*}" scripts/sbom.sh prod dev
+	local platforms platform t0=$EPOCHREALTIME
+	IFS=, read -r -a platforms <<<"${BUILD_PLATFORMS:-}"
+	# No BUILD_PLATFORMS: one pass, with no --platform, of the image's only one.
+	for platform in "${platforms[@]:-}"; do
+		SBOM_SOURCE=registry SBOM_PLATFORM="$platform" SBOM_DIR="$(sbom_dir "$platform")" scripts/sbom.sh prod dev
+	done
 	say "SBOMs took $(since "$t0") s"
 }
 
@@ -235,6 +276,13 @@ sbom() {
 # from them. The release job signs before it copies: no release tag ever
 # points at an unsigned digest.
 #
+# A tag's digest is what users verify (docs/supply-chain.md): it is signed,
+# and attested with the first platform's SBOM. For a multi-platform image,
+# that digest is the index's, and what a pull of one platform fetches is
+# that platform's manifest: each of BUILD_PLATFORMS is signed too, and
+# attested with its own SBOM. Nothing is signed unless every one of an
+# image's platforms and SBOMs is there.
+#
 # Keyless, on GitLab: cosign trades the job's OIDC token (SIGSTORE_ID_TOKEN,
 # from id_tokens with aud sigstore) for a short-lived certificate that names
 # this project, its .gitlab-ci.yml and the ref, and records the signature in
@@ -243,8 +291,7 @@ sbom() {
 # nothing uploaded; verified with its public key and --insecure-ignore-tlog=true.
 sign() {
 	need PYTHON_VERSION PROD_IMAGE DEV_IMAGE
-	local t0=$EPOCHREALTIME cosign dir variant image digest ref sbom args=(--yes)
-	local sbom_dir="${SBOM_DIR:-sbom/py$PYTHON_VERSION}"
+	local t0=$EPOCHREALTIME cosign dir variant image digest platform i refs sboms names args=(--yes)
 	if [ -n "${COSIGN_KEY:-}" ]; then
 		args+=(--key "$COSIGN_KEY" --tlog-upload=false)
 	else
@@ -263,14 +310,23 @@ sign() {
 	for variant in prod dev; do
 		image="$PROD_IMAGE"
 		[ "$variant" = prod ] || image="$DEV_IMAGE"
-		sbom="$sbom_dir/$variant.cdx.json"
-		[ -s "$sbom" ] || die "$sbom is missing: the SBOM of $image (the sbom job's artifact)"
-		digest="$(digest_of "$image" "$dir/config.json")"
-		ref="${image%:*}@$digest"
-		"$cosign" sign "${args[@]}" "$ref" 2>"$dir/log" || die "cosign sign $ref failed: $(tail -n 1 "$dir/log")"
-		"$cosign" attest "${args[@]}" --type cyclonedx --predicate "$sbom" "$ref" 2>"$dir/log" ||
-			die "cosign attest $ref failed: $(tail -n 1 "$dir/log")"
-		say "signed $ref ($image) and attested its SBOM ($sbom)"
+		digest="$(manifest_of "$image" "$dir/config.json" "$dir/manifest")"
+		refs=("${image%:*}@$digest") sboms=("$(sbom_dir)/$variant.cdx.json") names=("$image")
+		platform_manifests "$dir/manifest" >"$dir/platforms" || die "cannot read the platforms of $image's index"
+		while read -r platform digest; do
+			[ "$digest" != - ] || die "the index of $image has no $platform manifest (BUILD_PLATFORMS=$BUILD_PLATFORMS)"
+			refs+=("${image%:*}@$digest") sboms+=("$(sbom_dir "$platform")/$variant.cdx.json") names+=("$image, $platform")
+		done <"$dir/platforms"
+		for i in "${!refs[@]}"; do
+			[ -s "${sboms[i]}" ] || die "${sboms[i]} is missing: the SBOM of ${names[i]} (the sbom job's artifact)"
+		done
+		for i in "${!refs[@]}"; do
+			"$cosign" sign "${args[@]}" "${refs[i]}" 2>"$dir/log" ||
+				die "cosign sign ${refs[i]} failed: $(tail -n 1 "$dir/log")"
+			"$cosign" attest "${args[@]}" --type cyclonedx --predicate "${sboms[i]}" "${refs[i]}" 2>"$dir/log" ||
+				die "cosign attest ${refs[i]} failed: $(tail -n 1 "$dir/log")"
+			say "signed ${refs[i]} (${names[i]}) and attested its SBOM (${sboms[i]})"
+		done
 	done
 	say "signing took $(since "$t0") s"
 }

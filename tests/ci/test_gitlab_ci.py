@@ -281,8 +281,10 @@ def test_vulnerabilities_job_reads_every_scan_and_may_fail() -> None:
 
 
 # --------------------------------------------------------------- release and sign, from the real script
-# A stand-in registry for skopeo: an image's manifest is "manifest of <the
-# tag it was pushed as>", copied as is, so a copy has its source's digest.
+# A stand-in registry for skopeo: an image's manifest is a single image's
+# naming the tag it was pushed as (IMAGE_MANIFEST), or what a test stored for
+# the tag (push_index); copied as is, so a copy has its source's digest.
+IMAGE_MANIFEST = '{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "tag": "%s"}'
 FAKE_SKOPEO = """\
 import hashlib, os, pathlib, sys
 state = pathlib.Path(os.environ["FAKE_STATE"])
@@ -292,7 +294,7 @@ tags.mkdir(exist_ok=True)
 
 def manifest(ref):
     stored = tags / ref.removeprefix("docker://").replace("/", "%")
-    return stored.read_text() if stored.exists() else "manifest of " + ref.removeprefix("docker://")
+    return stored.read_text() if stored.exists() else IMAGE_MANIFEST % ref.removeprefix("docker://")
 
 if args[0] == "copy":
     with open(state / "copies", "a") as log:
@@ -311,11 +313,35 @@ elif args[0] == "manifest-digest":
 
 # What GitLab's id_tokens gives the release job; sign only checks that it is there.
 ID_TOKEN = {"SIGSTORE_ID_TOKEN": "stand-in"}
+PLATFORMS = PIPELINE["variables"]["BUILD_PLATFORMS"]
+REPOSITORY = "registry.example/flask-uwsgi"
+
+
+def sha256(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def digest(ref: str) -> str:
     """The stand-in registry's digest of a pushed tag."""
-    return "sha256:" + hashlib.sha256(f"manifest of {ref}".encode()).hexdigest()
+    return sha256(IMAGE_MANIFEST % ref)
+
+
+def push_index(state: Path, ref: str, platforms: str = PLATFORMS) -> tuple[str, dict[str, str]]:
+    """Store for tag ``ref`` an index as buildx pushes it: a manifest per
+    platform, and the provenance attestation manifest of each (platform
+    unknown/unknown). The index's digest, and each platform's manifest's."""
+    manifests = {platform: sha256(f"{ref} {platform}") for platform in platforms.split(",")}
+    entries = []
+    for platform, image in manifests.items():
+        os_name, architecture = platform.split("/")
+        entries.append({"digest": image, "platform": {"os": os_name, "architecture": architecture}})
+    unknown = {"os": "unknown", "architecture": "unknown"}
+    for image in manifests.values():
+        entries.append({"digest": sha256(f"{image} provenance"), "platform": unknown})
+    index = json.dumps({"mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries})
+    (state / "tags").mkdir(exist_ok=True)
+    (state / "tags" / ref.replace("/", "%")).write_text(index)
+    return sha256(index), manifests
 
 
 @pytest.fixture
@@ -323,7 +349,7 @@ def fake_tools(tmp_path: Path) -> Path:
     """skopeo (above) and cosign (records its arguments) on PATH; their state folder."""
     tools = tmp_path / "bin"
     tools.mkdir()
-    (tools / "skopeo").write_text(f"#!{sys.executable}\n{FAKE_SKOPEO}")
+    (tools / "skopeo").write_text(f"#!{sys.executable}\nIMAGE_MANIFEST = {IMAGE_MANIFEST!r}\n{FAKE_SKOPEO}")
     (tools / "cosign").write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/cosign\n')
     for tool in tools.iterdir():
         tool.chmod(0o755)
@@ -366,12 +392,14 @@ def released(state: Path, python: str, **env: str) -> dict[str, str]:
     return copies
 
 
-def signed(state: Path, python: str, **env: str) -> list[list[str]]:
-    """cosign's command lines, for a sign step of PYTHON_VERSION=python."""
+def signed(state: Path, python: str, sbom_folders: tuple[str, ...] = (".",), **env: str) -> list[list[str]]:
+    """cosign's command lines, for a sign step of PYTHON_VERSION=python with
+    SBOM_DIR=sbom, an SBOM of each variant in each of its ``sbom_folders``."""
     sboms = state / "sbom"
-    sboms.mkdir(exist_ok=True)
-    for variant in ("prod", "dev"):
-        (sboms / f"{variant}.cdx.json").write_text("{}")
+    for folder in sbom_folders:
+        (sboms / folder).mkdir(parents=True, exist_ok=True)
+        for variant in ("prod", "dev"):
+            (sboms / folder / f"{variant}.cdx.json").write_text("{}")
     (state / "cosign").unlink(missing_ok=True)
     subprocess.run(
         [ROOT / "scripts" / "ci.sh", "sign"],
@@ -429,16 +457,66 @@ def test_release_refuses_a_copy_with_another_digest(fake_tools: Path) -> None:
     assert b"the signature of sha256:" in error.value.stderr and b"does not cover it" in error.value.stderr
 
 
-def test_sign_keyless_signs_and_attests_both_digests(fake_tools: Path) -> None:
-    lines = signed(fake_tools, DEFAULT_PYTHON, **ID_TOKEN)
+# A single image's manifest: its digest only, whatever BUILD_PLATFORMS says.
+@pytest.mark.parametrize("platforms", ["", PLATFORMS])
+def test_sign_keyless_signs_and_attests_both_digests(fake_tools: Path, platforms: str) -> None:
+    lines = signed(fake_tools, DEFAULT_PYTHON, BUILD_PLATFORMS=platforms, **ID_TOKEN)
     env = ci_env(fake_tools, DEFAULT_PYTHON)
-    refs = [f"registry.example/flask-uwsgi@{digest(env[name])}" for name in ("PROD_IMAGE", "DEV_IMAGE")]
+    refs = [f"{REPOSITORY}@{digest(env[name])}" for name in ("PROD_IMAGE", "DEV_IMAGE")]
     sboms = [str(fake_tools / "sbom" / f"{variant}.cdx.json") for variant in ("prod", "dev")]
     assert lines == [
         ["sign", "--yes", refs[0]],
         ["attest", "--yes", "--type", "cyclonedx", "--predicate", sboms[0], refs[0]],
         ["sign", "--yes", refs[1]],
         ["attest", "--yes", "--type", "cyclonedx", "--predicate", sboms[1], refs[1]],
+    ]
+
+
+def test_sign_signs_each_platform_of_an_index_with_its_own_sbom(fake_tools: Path) -> None:
+    env = ci_env(fake_tools, DEFAULT_PYTHON)
+    sboms = fake_tools / "sbom"
+
+    def attest(sbom: Path, ref: str) -> list[str]:
+        return ["attest", "--yes", "--type", "cyclonedx", "--predicate", str(sbom), ref]
+
+    expected = []
+    for variant, name in (("prod", "PROD_IMAGE"), ("dev", "DEV_IMAGE")):
+        index, manifests = push_index(fake_tools, env[name])
+        tag = f"{REPOSITORY}@{index}"
+        amd64, arm64 = (f"{REPOSITORY}@{manifests[platform]}" for platform in ("linux/amd64", "linux/arm64"))
+        first, arm64_sbom = sboms / f"{variant}.cdx.json", sboms / "linux-arm64" / f"{variant}.cdx.json"
+        # The tag's digest as for a single image, then each platform's manifest; no attestation manifest.
+        expected += [
+            ["sign", "--yes", tag], attest(first, tag),
+            ["sign", "--yes", amd64], attest(first, amd64),
+            ["sign", "--yes", arm64], attest(arm64_sbom, arm64),
+        ]  # fmt: skip
+    lines = signed(fake_tools, DEFAULT_PYTHON, (".", "linux-arm64"), BUILD_PLATFORMS=PLATFORMS, **ID_TOKEN)
+    assert lines == expected
+
+
+def sign_error(state: Path, *sbom_folders: str) -> list[str]:
+    """The stderr of a sign step (BUILD_PLATFORMS set) that fails, having signed nothing."""
+    with pytest.raises(subprocess.CalledProcessError) as error:
+        signed(state, "3.11", sbom_folders, BUILD_PLATFORMS=PLATFORMS, **ID_TOKEN)
+    assert not (state / "cosign").exists()
+    return error.value.stderr.decode().splitlines()
+
+
+def test_sign_refuses_an_index_without_a_platform(fake_tools: Path) -> None:
+    image = ci_env(fake_tools, "3.11")["PROD_IMAGE"]
+    push_index(fake_tools, image, platforms="linux/amd64")
+    assert sign_error(fake_tools, ".", "linux-arm64") == [
+        f"flask-uwsgi: error: the index of {image} has no linux/arm64 manifest (BUILD_PLATFORMS={PLATFORMS})"
+    ]
+
+
+def test_sign_needs_each_platforms_sbom(fake_tools: Path) -> None:
+    image = ci_env(fake_tools, "3.11")["PROD_IMAGE"]
+    push_index(fake_tools, image)
+    missing = fake_tools / "sbom" / "linux-arm64" / "prod.cdx.json"
+    assert sign_error(fake_tools, ".") == [
+        f"flask-uwsgi: error: {missing} is missing: the SBOM of {image}, linux/arm64 (the sbom job's artifact)"
     ]
 
 
@@ -485,6 +563,67 @@ def test_the_scanned_images_are_the_signed_images(fake_tools: Path) -> None:
     }
     assert len(scanned) == 2 * len(PYTHONS)
     assert scanned == signed_refs
+
+
+# --------------------------------------------------------------- sbom, from the real scripts
+# A stand-in for scripts/sbom.sh's syft: each SBOM file it is asked for says
+# which image and platform it was read from.
+FAKE_SYFT = """\
+import json, sys
+args = sys.argv[1:]
+platform = args[args.index("--platform") + 1] if "--platform" in args else None
+for arg in args:
+    if arg.startswith(("cyclonedx-json=", "spdx-json=")):
+        with open(arg.split("=", 1)[1], "w") as out:
+            json.dump({"components": [], "source": args[1], "platform": platform}, out)
+"""
+
+
+@pytest.fixture
+def sbom_checkout(tmp_path: Path) -> Path:
+    """A checkout with the real scripts and, in its .venv, the stand-in syft."""
+    (tmp_path / "scripts").symlink_to(ROOT / "scripts")
+    venv = tmp_path / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "syft").write_text(f"#!{sys.executable}\n{FAKE_SYFT}")
+    (venv / "syft").chmod(0o755)
+    (venv / "python").symlink_to(sys.executable)  # sbom.sh counts the components with it
+    return tmp_path
+
+
+def sboms_written(checkout: Path, platforms: str) -> dict[str, tuple[str, str | None]]:
+    """What scripts/ci.sh sbom writes under sbom/: file -> (source, platform)."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHON_VERSION": "3.13",
+        "PROD_IMAGE": f"{REPOSITORY}:abc123-py3.13",
+        "DEV_IMAGE": f"{REPOSITORY}:abc123-py3.13-dev",
+        "BUILD_PLATFORMS": platforms,
+    }
+    subprocess.run([checkout / "scripts" / "ci.sh", "sbom"], env=env, check=True, capture_output=True)
+    written = {}
+    for path in (checkout / "sbom").rglob("*.json"):
+        sbom = json.loads(path.read_text())
+        written[str(path.relative_to(checkout / "sbom"))] = (sbom["source"], sbom["platform"])
+    return written
+
+
+def test_sbom_writes_each_platforms_sboms(sbom_checkout: Path) -> None:
+    expected = {}
+    # The first platform's where GitLab's cyclonedx report (sbom/*/*.cdx.json) reads them.
+    for folder, platform in (("py3.13", "linux/amd64"), ("py3.13/linux-arm64", "linux/arm64")):
+        for variant, suffix in (("prod", ""), ("dev", "-dev")):
+            for kind in ("cdx", "spdx"):
+                expected[f"{folder}/{variant}.{kind}.json"] = (f"registry:{REPOSITORY}:abc123-py3.13{suffix}", platform)
+    assert sboms_written(sbom_checkout, PLATFORMS) == expected
+
+
+def test_sbom_without_build_platforms_reads_the_only_one(sbom_checkout: Path) -> None:
+    assert sboms_written(sbom_checkout, "") == {
+        f"py3.13/{variant}.{kind}.json": (f"registry:{REPOSITORY}:abc123-py3.13{suffix}", None)
+        for variant, suffix in (("prod", ""), ("dev", "-dev"))
+        for kind in ("cdx", "spdx")
+    }
 
 
 # --------------------------------------------------------------- build: provenance and schedules
