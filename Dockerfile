@@ -6,11 +6,12 @@
 # The default is python-versions' default (a test keeps them equal).
 ARG PYTHON_VERSION=3.14
 ARG BASE_IMAGE=python:${PYTHON_VERSION}-slim
-# An image with wheels compiled elsewhere for this platform in /wheels/: the
-# builder installs them before the pinned requirements, which then take them
-# as they are. scripts/build-images.sh names the one it cross-compiles uWSGI
-# into (scripts/Dockerfile.uwsgi-cross) when it builds for another
-# architecture; by default there are none, and uWSGI is compiled here.
+# An image whose /wheels/ holds uWSGI's wheel, at the version prod.txt pins,
+# compiled elsewhere for this platform from the sdist prod.txt pins by hash:
+# the builder installs it before the pinned requirements, which then keep it.
+# scripts/build-images.sh names the one it cross-compiles
+# (scripts/Dockerfile.uwsgi-cross) when it builds for another architecture;
+# by default there is none, and uWSGI is compiled here.
 ARG UWSGI_WHEELS=no-wheels
 
 FROM ${BASE_IMAGE} AS no-wheels
@@ -56,13 +57,18 @@ COPY requirements/prod.txt /tmp/requirements/prod.txt
 COPY --from=wheels /wheels/ /tmp/wheels/
 RUN set -eux; \
     python3 -m venv /opt/venv; \
-    # UWSGI_WHEELS' wheels were built from the sdists prod.txt pins by hash;
-    # pip then finds them installed at the pinned versions and keeps them.
-    for wheel in /tmp/wheels/*.whl; do \
-        if [ -e "$wheel" ]; then /opt/venv/bin/pip install --no-cache-dir --no-deps "$wheel"; fi; \
+    # UWSGI_WHEELS: uWSGI's wheel at the pinned version, and nothing else
+    # (pip would keep any package installed here without checking its hash).
+    pinned="$(sed -n 's/^uwsgi==\([^ ]*\) .*/\1/p' /tmp/requirements/prod.txt)"; \
+    for wheel in /tmp/wheels/*; do \
+        [ -e "$wheel" ] || continue; \
+        case "${wheel##*/}" in \
+            "uwsgi-$pinned-"*.whl) /opt/venv/bin/pip install --no-cache-dir --no-deps "$wheel" ;; \
+            *) echo "flask-uwsgi: error: UWSGI_WHEELS has ${wheel##*/}, not uWSGI $pinned's wheel" >&2; exit 1 ;; \
+        esac; \
     done; \
     rm -rf /tmp/wheels; \
-    # Hash-checked: every wheel and sdist is exactly the one requirements/prod.txt names.
+    # Hash-checked: every other wheel and sdist is exactly the one requirements/prod.txt names.
     /opt/venv/bin/pip install --no-cache-dir --require-hashes -r /tmp/requirements/prod.txt; \
     # Python < 3.12 seeds every venv with setuptools (9 MB) that nothing here
     # imports; builds of sdists get their own through build isolation.

@@ -9,17 +9,19 @@ DEFAULT_PYTHON  := $(shell scripts/versions.sh default)
 PYTHON_VERSION  ?= $(DEFAULT_PYTHON)
 BASE_IMAGE      ?= python:$(PYTHON_VERSION)-slim
 # The default version is :latest and :dev, as in the registry; others :X.Y and
-# :X.Y-dev. Another platform's images are tagged -ARCH after that (a tag on an
-# engine holds one architecture; the registry's tags hold both).
+# :X.Y-dev. With PLATFORM set, the tags end in -ARCH (a tag on an engine holds
+# one architecture; the registry's tags hold both).
 PLATFORM        ?=
-PLATFORM_TAG     = $(if $(PLATFORM),-$(notdir $(PLATFORM)))
+ARCH_SUFFIX      = $(if $(PLATFORM),-$(notdir $(PLATFORM)))
 ifeq ($(PYTHON_VERSION),$(DEFAULT_PYTHON))
-PROD_IMAGE      ?= $(IMAGE):latest$(PLATFORM_TAG)
-DEV_IMAGE       ?= $(IMAGE):dev$(PLATFORM_TAG)
+PROD_TAG         = latest$(ARCH_SUFFIX)
+DEV_TAG          = dev$(ARCH_SUFFIX)
 else
-PROD_IMAGE      ?= $(IMAGE):$(PYTHON_VERSION)$(PLATFORM_TAG)
-DEV_IMAGE       ?= $(IMAGE):$(PYTHON_VERSION)-dev$(PLATFORM_TAG)
+PROD_TAG         = $(PYTHON_VERSION)$(ARCH_SUFFIX)
+DEV_TAG          = $(PYTHON_VERSION)-dev$(ARCH_SUFFIX)
 endif
+PROD_IMAGE      ?= $(IMAGE):$(PROD_TAG)
+DEV_IMAGE       ?= $(IMAGE):$(DEV_TAG)
 # classic or buildkit; both build the same Dockerfiles.
 BUILDER         ?= classic
 # BUILD=0: test PROD_IMAGE and DEV_IMAGE as they are (built elsewhere, e.g. by CI).
@@ -38,7 +40,7 @@ COMPOSE ?= $(abspath $(BIN))/docker-compose
 
 export IMAGE PYTHON_VERSION BASE_IMAGE PROD_IMAGE DEV_IMAGE PLATFORM BUILDER BUILD \
        VERSION REVISION DEMO_HTTP_PORT DEMO_DEBUG_PORT COMPOSE
-DOCKERFILES := Dockerfile Dockerfile.dev bench/Dockerfile.peers examples/*/Dockerfile
+DOCKERFILES := Dockerfile Dockerfile.dev scripts/Dockerfile.uwsgi-cross bench/Dockerfile.peers examples/*/Dockerfile
 SHELL_FILES := entrypoint/*.sh scripts/*.sh .ci/run examples/*/prestart.sh
 PYTHON_FILES := uwsgi supervisor tests bench devkit scripts examples
 
@@ -66,7 +68,7 @@ venv: $(VENV)/.installed ## the pinned test and lint tools, in $(VENV)
 
 # Of the images as they are on this engine (make images builds them); the
 # pipeline's sbom job runs the same script on the pushed images.
-SBOM_DIR ?= sbom/py$(PYTHON_VERSION)$(PLATFORM_TAG)
+SBOM_DIR ?= sbom/py$(PYTHON_VERSION)$(ARCH_SUFFIX)
 sbom: venv engine ## CycloneDX and SPDX SBOMs of $(PROD_IMAGE) and $(DEV_IMAGE), in $(SBOM_DIR)
 	@SBOM_DIR="$(SBOM_DIR)" scripts/sbom.sh
 
@@ -101,10 +103,14 @@ test-images: venv engine ci-tools prometheus ## the image tests only
 # The arm64 images under QEMU (tests/emulated): built for PLATFORM, then served,
 # debugged, reloaded and stopped. scripts/emulation.sh registers QEMU when
 # this machine cannot run arm64 binaries yet; `make emulation-stop` undoes that.
+# Its own image names, whatever PROD_IMAGE and DEV_IMAGE the environment has
+# (the command line's still win). The build comes first, outside pytest: cold,
+# it outlasts a test's timeout (BUILD=0: test the images as they are).
 test-arm64: PLATFORM = linux/arm64
-# The build comes first, outside pytest: cold, it outlasts a test's timeout
-# (BUILD=0: test PROD_IMAGE and DEV_IMAGE as they are).
+test-arm64: PROD_IMAGE = $(IMAGE):$(PROD_TAG)
+test-arm64: DEV_IMAGE = $(IMAGE):$(DEV_TAG)
 test-arm64: venv engine $(if $(filter 0,$(BUILD)),,images) ## build the arm64 images and test them under emulation (tests/emulated)
+	@scripts/emulation.sh start arm64
 	BUILD=0 $(BIN)/pytest tests/emulated $(PYTEST_ARGS)
 
 emulation-stop: ## unregister the QEMU handlers that make images PLATFORM=... registered

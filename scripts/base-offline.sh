@@ -8,8 +8,8 @@
 #
 # PYTHON_VERSION  X.Y; python-versions names the Debian suite that ships it
 #                 (default: the default version there)
-# PLATFORM        linux/ARCH (Docker's name, e.g. linux/arm64); default: this
-#                 machine's. Another architecture runs under QEMU
+# PLATFORM        linux/arm64, or empty (default) for the Docker engine's
+#                 own; another architecture runs under QEMU
 #                 (scripts/emulation.sh sets it up)
 # DEBIAN_MIRROR   default: the mirror this machine's apt uses
 # CA_BUNDLE       CA certificates the image trusts; default: this machine's,
@@ -23,10 +23,9 @@ here="$(dirname "$0")"
 
 python="${PYTHON_VERSION:-$("$here/versions.sh" default)}"
 suite="$("$here/versions.sh" suite "$python")" || exit 1
-host_arch="$(dpkg --print-architecture)"
-platform="${PLATFORM:-linux/$host_arch}"
-arch="${platform#linux/}"
-[ "$platform" = "linux/$arch" ] && [[ "$arch" =~ ^[a-z0-9]+$ ]] || die "PLATFORM=$platform is not linux/ARCH"
+# Docker's and Debian's names of amd64 and arm64 are the same.
+host_arch="$(engine_arch)"
+arch="$(target_arch)"
 tag="$python"
 [ "$arch" = "$host_arch" ] || tag="$python-$arch"
 name="${1:-flask-uwsgi-base:$tag}"

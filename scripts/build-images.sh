@@ -25,23 +25,25 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
 
-host_arch="$(dpkg --print-architecture 2>/dev/null || uname -m)"
-arch="${PLATFORM#linux/}"
-arch="${arch:-$host_arch}"
-[ -z "$PLATFORM" ] || [ "$PLATFORM" = "linux/$arch" ] || die "PLATFORM=$PLATFORM is not linux/ARCH"
-platform=(${PLATFORM:+--platform "$PLATFORM"})
+host_arch="$(engine_arch)"
+arch="$(target_arch)"
+platform=(--platform "linux/$arch")
 
 # The base image: present, else pulled, else (for the official image only)
 # built from Debian's packages. The Dockerfile checks that its Python is
 # PYTHON_VERSION, whichever it is.
 resolve_base() {
 	scripts/versions.sh eol "$PYTHON_VERSION" >/dev/null || exit 1
-	# A local tag holds one architecture: another one's is an error, not a base.
-	if [ -n "$PLATFORM" ] && docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 &&
-		[ "$(docker image inspect -f '{{.Architecture}}' "$BASE_IMAGE")" != "$arch" ]; then
-		die "BASE_IMAGE=$BASE_IMAGE on this engine is $(docker image inspect -f '{{.Architecture}}' "$BASE_IMAGE"), not PLATFORM=$PLATFORM"
+	# A local tag holds one architecture (python:X.Y-slim pulled for amd64,
+	# say): another one's is pulled again for this build, or is an error.
+	local found
+	found="$(docker image inspect -f '{{.Architecture}}' "$BASE_IMAGE" 2>/dev/null)" || found=""
+	if [ -n "$found" ] && [ "$found" != "$arch" ]; then
+		docker pull -q "${platform[@]}" "$BASE_IMAGE" >/dev/null 2>&1 ||
+			die "BASE_IMAGE=$BASE_IMAGE on this engine is $found, not $arch, and cannot be pulled for linux/$arch"
+		return 0
 	fi
-	if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || docker pull -q "${platform[@]}" "$BASE_IMAGE" >/dev/null 2>&1; then
+	if [ -n "$found" ] || docker pull -q "${platform[@]}" "$BASE_IMAGE" >/dev/null 2>&1; then
 		return 0
 	fi
 	[ "$BASE_IMAGE" = "python:$PYTHON_VERSION-slim" ] || die "BASE_IMAGE=$BASE_IMAGE cannot be pulled"
@@ -68,15 +70,18 @@ check_base_python() {
 # running gcc under QEMU. Other bases compile it under QEMU, as does BuildKit
 # here (a local image of this machine's architecture is no stage of its build).
 uwsgi_wheels=()
+suite_of() { docker image inspect -f '{{index .Config.Labels "io.github.flask-uwsgi.debian-suite"}}' "$1"; }
 cross_compile_uwsgi() {
 	[ "$arch" != "$host_arch" ] || return 0
 	local suite twin="flask-uwsgi-base:$PYTHON_VERSION" tag="flask-uwsgi-uwsgi-cross:py$PYTHON_VERSION-$arch"
-	suite="$(docker image inspect -f '{{index .Config.Labels "io.github.flask-uwsgi.debian-suite"}}' "$BASE_IMAGE")"
+	suite="$(suite_of "$BASE_IMAGE")"
 	if [ -z "$suite" ] || [ "$BUILDER" != classic ]; then
 		say "uWSGI is compiled under QEMU for $arch (BASE_IMAGE=$BASE_IMAGE, $BUILDER builder): this takes a while"
 		return 0
 	fi
-	PLATFORM="linux/$host_arch" scripts/base-offline.sh "$twin"
+	PLATFORM="" scripts/base-offline.sh "$twin"
+	[ "$(suite_of "$twin")" = "$suite" ] ||
+		die "$twin is Debian $(suite_of "$twin"), $BASE_IMAGE is $suite: FORCE=1 make base-offline rebuilds $twin"
 	say "cross-compiling uWSGI for $arch on $twin ($tag)"
 	build -q -f scripts/Dockerfile.uwsgi-cross -t "$tag" --build-arg "BUILD_BASE_IMAGE=$twin" \
 		--build-arg "PYTHON_VERSION=$PYTHON_VERSION" --build-arg "TARGET_ARCH=$arch" . >/dev/null

@@ -34,8 +34,11 @@ qemu_name() {
 	esac
 }
 
-# usage: runs ARCH   a static ARCH binary runs here (natively or emulated)
-runs() { [ "$(cat "$binfmt/qemu-$1" 2>/dev/null | head -n 1)" = enabled ]; }
+# usage: runs ARCH   qemu-ARCH is registered, enabled, and with flag F (a
+# handler without it is not found inside containers)
+runs() {
+	[ "$(head -n 1 "$binfmt/qemu-$1" 2>/dev/null)" = enabled ] && grep -q '^flags: .*F' "$binfmt/qemu-$1"
+}
 
 start() {
 	local arch conf
@@ -46,6 +49,11 @@ start() {
 	conf="/usr/lib/binfmt.d/qemu-$arch.conf"
 	[ -e "$conf" ] || apt_install "emulating $arch needs QEMU" qemu-user-static
 	[ -e "$conf" ] || die "$conf is missing after installing qemu-user-static"
+	# Under systemd, the package's install has systemd-binfmt register it (and
+	# every QEMU handler, at each boot): that one is the machine's, not ours.
+	runs "$arch" && return 0
+	[ ! -e "$binfmt/qemu-$arch" ] ||
+		die "$binfmt/qemu-$arch is registered without flag F or disabled: unregister it (echo -1 > $binfmt/qemu-$arch)"
 	mkdir -p "$state_dir"
 	if [ ! -e "$binfmt/register" ]; then
 		mount -t binfmt_misc binfmt_misc "$binfmt" || die "mounting binfmt_misc on $binfmt failed"

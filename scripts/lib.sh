@@ -74,3 +74,18 @@ cosign_tool() {
 	fi
 	echo "$PWD/$dir/usr/bin/cosign"
 }
+
+# usage: engine_arch   the Docker engine's architecture, in Docker's names (amd64, arm64)
+engine_arch() { docker version -f '{{.Server.Arch}}'; }
+
+# usage: target_arch   the architecture PLATFORM names (empty: the engine's own),
+# in Docker's names; anything but the engine's own and linux/arm64 is an error.
+target_arch() {
+	local host
+	host="$(engine_arch)" || die "no Docker engine answers"
+	case "${PLATFORM:-}" in
+		"" | "linux/$host") echo "$host" ;;
+		linux/arm64) echo arm64 ;;
+		*) die "PLATFORM=$PLATFORM is not supported: linux/$host (this engine's) or linux/arm64" ;;
+	esac
+}

@@ -3,8 +3,9 @@ run under QEMU user emulation (make test-arm64; scripts/emulation.sh).
 
 Emulation runs each arm64 instruction in software, several times slower than
 a native arm64 host: the tests here check behaviour, never speed, and every
-wait is the image tests' one times SLOWER. They run only when asked for:
-`make test-arm64`, `pytest tests/emulated`, or `-m emulated`.
+wait is the image tests' one times SLOWER. They run only when asked for, by
+`make test-arm64`, which builds the arm64 images first (`pytest tests/emulated`
+with BUILD=0, PROD_IMAGE and DEV_IMAGE naming arm64 images works too).
 """
 
 from __future__ import annotations
