@@ -35,8 +35,10 @@
 #     attestation); the same commands must fail on an image pushed unsigned;
 #   - merge request and scheduled pipelines are planned (not run): the first
 #     must publish nothing, the second must rebuild, sign and publish.
-# Only GitLab runs: the dind service and buildx with QEMU (linux/arm64), the
-# buildx registry cache and provenance, Python 3.12 (no Debian suite ships
+# Only GitLab runs: the dind service and buildx with QEMU (linux/arm64, one
+# index per image, each platform signed and attested: make test-arm64 builds
+# and tests arm64 here, one platform per tag, with no index), the buildx
+# registry cache and provenance, Python 3.12 (no Debian suite ships
 # it, and python:*-slim cannot be pulled here), container scanning and the
 # vulnerabilities job that reads it, keyless signing (Sigstore), and how
 # GitLab shows the reports.
