@@ -26,9 +26,7 @@ suite="$("$here/versions.sh" suite "$python")" || exit 1
 # Docker's and Debian's names of amd64 and arm64 are the same.
 host_arch="$(engine_arch)"
 arch="$(target_arch)"
-tag="$python"
-[ "$arch" = "$host_arch" ] || tag="$python-$arch"
-name="${1:-flask-uwsgi-base:$tag}"
+name="${1:-$(offline_base "$python" "$arch")}"
 ca_bundle="${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
 
 # The first Debian (not security) mirror in this machine's apt sources.

@@ -47,8 +47,8 @@ resolve_base() {
 		return 0
 	fi
 	[ "$BASE_IMAGE" = "python:$PYTHON_VERSION-slim" ] || die "BASE_IMAGE=$BASE_IMAGE cannot be pulled"
-	local suite offline="flask-uwsgi-base:$PYTHON_VERSION"
-	[ "$arch" = "$host_arch" ] || offline="$offline-$arch"
+	local suite offline
+	offline="$(offline_base "$PYTHON_VERSION" "$arch")"
 	suite="$(scripts/versions.sh suite "$PYTHON_VERSION")" || exit 1
 	PLATFORM="linux/$arch" scripts/base-offline.sh "$offline"
 	say "$BASE_IMAGE cannot be pulled: building on $offline (Debian $suite, Python" \
@@ -73,7 +73,8 @@ uwsgi_wheels=()
 suite_of() { docker image inspect -f '{{index .Config.Labels "io.github.flask-uwsgi.debian-suite"}}' "$1"; }
 cross_compile_uwsgi() {
 	[ "$arch" != "$host_arch" ] || return 0
-	local suite twin="flask-uwsgi-base:$PYTHON_VERSION" tag="flask-uwsgi-uwsgi-cross:py$PYTHON_VERSION-$arch"
+	local suite twin tag="flask-uwsgi-uwsgi-cross:py$PYTHON_VERSION-$arch"
+	twin="$(offline_base "$PYTHON_VERSION" "$host_arch")"
 	suite="$(suite_of "$BASE_IMAGE")"
 	if [ -z "$suite" ] || [ "$BUILDER" != classic ]; then
 		say "uWSGI is compiled under QEMU for $arch (BASE_IMAGE=$BASE_IMAGE, $BUILDER builder): this takes a while"

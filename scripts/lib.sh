@@ -89,3 +89,9 @@ target_arch() {
 		*) die "PLATFORM=$PLATFORM is not supported: linux/$host (this engine's) or linux/arm64" ;;
 	esac
 }
+
+# usage: offline_base PYTHON ARCH   the name of scripts/base-offline.sh's base
+# of that Python for that architecture (the engine's own: no suffix)
+offline_base() {
+	if [ "$2" = "$(engine_arch)" ]; then echo "flask-uwsgi-base:$1"; else echo "flask-uwsgi-base:$1-$2"; fi
+}
