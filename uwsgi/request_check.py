@@ -9,30 +9,31 @@ number (``-1``, ``5, 0`` from two headers). A front and this server that
 disagree on where a request ends are what request smuggling is made of, so
 each is answered here, before the app runs, and the connection closed:
 400, or 505 for an HTTP version other than 1.x, 501 for a transfer coding
-other than chunked. Every one of them is visible in the WSGI environ, which
-is what is checked (a few microseconds a request).
+other than chunked, 411 for a chunked body (below). Every one of them is
+visible in the WSGI environ, which is what is checked (a few microseconds a
+request).
 
-uWSGI 2.0 also gives a WSGI app a chunked body as nothing at all: no
-CONTENT_LENGTH and an empty ``wsgi.input``, so an upload from a client that
-streams (curl reading stdin, Go's HTTP client, requests with a generator)
-would reach the view empty, with no error anywhere. uWSGI decodes such a
-body only through its chunked API, ``uwsgi.chunked_read``
-(https://uwsgi-docs.readthedocs.io/en/latest/Chunked.html). Here the body is
-read whole before the app runs, up to MAX_REQUEST_BODY (413 over it), and
-handed on as an ordinary one, with its Content-Length, as a front that
-buffers requests would hand it on. The HTTP router passes such a body to the
-workers only with ``http-chunked-input`` (http-router.ini).
+A request body sent chunked is refused with 411 Length Required, which
+RFC 9112 6.3 allows a server to answer a body without a Content-Length.
+uWSGI 2.0 hands a WSGI app such a body as nothing at all (no CONTENT_LENGTH,
+an empty ``wsgi.input``) and decodes it only through its chunked API,
+``uwsgi.chunked_read``, whose parser (core/chunked.c) is lax where nothing
+here can see: it reads a chunk size up to its first character that is not a
+hex digit (``zz`` as 0, which ends the body; ``0x5`` as 5), skips the two
+bytes after a chunk's data without checking that they are CRLF, and stops
+at the last chunk without reading its trailers. A body decoded that way
+cannot be told from a well-framed one. nginx, the default front, decodes
+chunked bodies strictly and hands them on with their Content-Length, so a
+worker sees ``Transfer-Encoding`` only behind the HTTP router (which passes
+it on with ``http-chunked-input``, http-router.ini, rather than read the body
+as the next request) or in direct mode.
 
 RFC 9112: https://www.rfc-editor.org/rfc/rfc9112 (2.2 line endings, 2.3
 versions, 3.2 the request target and Host, 5 field syntax, 6.1-6.3 framing).
-uWSGI's chunk parser (core/chunked.c) is lax where this cannot see: it reads
-a chunk size up to its first character that is not a hex digit (``zz`` as 0,
-which ends the body), and refuses chunk extensions.
 """
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -51,6 +52,11 @@ NAME = re.compile(r"HTTP_[A-Z0-9_!#$%&'*+.^`|~]+\Z").match
 # uri-host [ ":" port ] (RFC 3986): a reg-name or IPv4 address, or an IP literal.
 HOST = re.compile(r"(?:[A-Za-z0-9._~%!$&'()*+,;=-]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?\Z").match
 DIGITS = re.compile(r"[0-9]+\Z").match
+# A method is a token (RFC 9110 9.1, 5.6.2): uWSGI hands on "G\x00T" as one.
+METHOD = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+\Z").match
+
+
+LENGTH_REQUIRED = ("411 Length Required", "a chunked request body: send it with a Content-Length")
 
 
 def _refuse(start_response: Callable[..., Any], status: str, why: str) -> list[bytes]:
@@ -77,6 +83,8 @@ def problem(environ: dict[str, Any]) -> tuple[str, str] | None:
         return "400 Bad Request", f"not an HTTP version: {protocol!r}"
     if version.group(1) != "1":
         return "505 HTTP Version Not Supported", f"{protocol} is not supported"
+    if not METHOD(environ.get("REQUEST_METHOD", "")):
+        return "400 Bad Request", "not a method"
     target = environ.get("REQUEST_URI", "")
     if target == "*":
         if environ.get("REQUEST_METHOD") != "OPTIONS":
@@ -113,46 +121,19 @@ def _framing(environ: dict[str, Any], protocol: str, length: str | None) -> tupl
     return None
 
 
-def read_chunked(limit: int, read: Callable[[], bytes]) -> bytes | None:
-    """The whole body, from ``read`` (uwsgi.chunked_read: one chunk per call,
-    b"" at the end); None once it exceeds ``limit`` bytes."""
-    parts, size = [], 0
-    while chunk := read():
-        size += len(chunk)
-        if size > limit:
-            return None
-        parts.append(chunk)
-    return b"".join(parts)
+def checked(app: App, *, router: bool) -> App:
+    """``app``, behind the checks above.
 
-
-def checked(app: App, limit: int, *, router: bool) -> App:
-    """``app``, behind the checks above, given chunked bodies as ordinary ones.
-
-    Behind the router (``router``), each refusal and each answer to a chunked
-    request says ``Connection: close``: the router relays a chunked request
-    raw and cannot keep its connection after it, and a client must not send
-    more on a connection whose framing went wrong. Direct mode closes every
-    connection and says so itself."""
+    Behind the router (``router``), each refusal says ``Connection: close``:
+    the router relays a chunked request raw and cannot keep its connection
+    after it, and a client must not send more on a connection whose framing
+    was refused. Direct mode closes every connection and says so itself."""
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         refused = problem(environ)
         if refused is None and "HTTP_TRANSFER_ENCODING" not in environ:
             return app(environ, start_response)
         answer = _closing(start_response) if router else start_response
-        if refused:
-            return _refuse(answer, *refused)
-        import uwsgi
-
-        try:
-            body = read_chunked(limit, uwsgi.chunked_read)
-        except OSError as exc:  # uWSGI's error for a bad or stalled chunk
-            return _refuse(answer, "400 Bad Request", f"chunked body: {exc}")
-        if body is None:
-            return _refuse(answer, "413 Content Too Large", f"request body over {limit} bytes")
-        del environ["HTTP_TRANSFER_ENCODING"]
-        environ["CONTENT_LENGTH"] = str(len(body))
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["wsgi.input_terminated"] = True
-        return app(environ, answer)
+        return _refuse(answer, *(refused or LENGTH_REQUIRED))
 
     return application

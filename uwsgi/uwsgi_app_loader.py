@@ -29,8 +29,8 @@ With LOG_FORMAT=json, the app's logging and uncaught exceptions are JSON
 lines, and each request has an id (log_json.py).
 
 A request that RFC 9112 says to refuse is refused before the app runs, and
-a request body sent chunked reaches the app whole, with its Content-Length
-(request_check.py).
+so, with 411, is a chunked body that reaches a worker: behind the router or
+in direct mode, not behind nginx, which hands it on whole (request_check.py).
 
 With OpenTelemetry in the app's image and OTEL_* set, every worker sends
 traces (otel_traces.py).
@@ -310,10 +310,9 @@ def _application() -> Callable[..., Any]:
     debug = sys.modules.get("uwsgi_debugpy")
     if debug is not None:
         app = debug.debuggable(app)
-    import request_check  # what uWSGI's parsers let through; chunked bodies, which they hand on empty
+    import request_check  # what uWSGI's parsers let through, and chunked bodies, which they read laxly
 
-    limit = int(flask_uwsgi_env.get(os.environ, "MAX_REQUEST_BODY"))
-    app = request_check.checked(app, limit, router=flask_uwsgi_env.get(os.environ, "HTTP_MODE") == "router")
+    app = request_check.checked(app, router=flask_uwsgi_env.get(os.environ, "HTTP_MODE") == "router")
     if int(flask_uwsgi_env.get(os.environ, "STOP_DRAIN_SECONDS")) > 0:
         # The entrypoint's flag file, in the runtime directory it exported.
         flag = os.path.join(os.environ["FLASK_UWSGI_RUN"], "draining")
