@@ -9,6 +9,8 @@ pinned: they may use every CPU, and wrk shares them, as on a small VM.
 Sections (BENCH_ONLY=a,b to run some; all by default):
   load      candidates in rounds, interleaved, for two views of an app factory
             (bench/app): `/` a small JSON answer, `/io` the same after 20 ms
+  concurrency  prod and its peers: the 20 ms view at 256 kept-alive
+            connections, both views on one connection (latency); memory
   sizing    processes x threads at 1 and 2 CPUs, both views: where the
             image's sizing rule comes from
   fronts    HTTP_MODE nginx, router and direct: slow headers and bodies, memory, processes
@@ -60,6 +62,7 @@ from common import (
 from report import publish
 from sections import (
     section_attach,
+    section_concurrency,
     section_debugger,
     section_fronts,
     section_load,
@@ -154,6 +157,7 @@ def main() -> int:
     }
     sections: dict[str, Callable[[], Any]] = {
         "load": lambda: section_load(box, settings, prod, dev),
+        "concurrency": lambda: section_concurrency(box, settings, prod),
         "sizing": lambda: section_sizing(box, settings, prod),
         "fronts": lambda: section_fronts(box, prod),
         "debugger": lambda: section_debugger(box, settings, pythons),

@@ -26,7 +26,17 @@ WRK_SCRIPT = BENCH / "report.lua"
 PEERS_IMAGE = "flask-uwsgi-bench-peers:latest"
 LABEL = "io.github.flask-uwsgi.bench"
 MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
-WORKLOADS = {"cpu": "/", "io": "/io"}
+VIEWS = {"cpu": "/", "io": "/io"}
+# A view, and its connections: None for BENCH_CONNECTIONS (the load section's
+# two), or a fixed count (the concurrency section's).
+WORKLOADS: dict[str, tuple[str, int | None]] = {
+    "cpu": ("cpu", None),
+    "io": ("io", None),
+    "io-256": ("io", 256),
+    "cpu-1": ("cpu", 1),
+    "io-1": ("io", 1),
+}
+LOAD_WORKLOADS = ["cpu", "io"]
 APP = ["--module", "benchapp:create_app()", "--chdir", "/app", "--pythonpath", "/app"]
 
 

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from common import MARK_END, MARK_START, PAGE, RESULTS, WORKLOADS, log
+from common import LOAD_WORKLOADS, MARK_END, MARK_START, PAGE, RESULTS, log
 
 
 def fmt(s: dict[str, Any], spec: str = ".0f", unit: str = "") -> str:
     return f"{format(s['median'], spec)}{unit} ({format(s['min'], spec)}-{format(s['max'], spec)})"
+
+
+def memory(entry: dict[str, Any]) -> str:
+    """A candidate's memory in MiB, once it serves / after load (medians of its runs)."""
+    if "memory_mib" not in entry:
+        return "-"
+    return f"{entry['memory_mib']['idle']['median']:.0f} / {entry['memory_mib']['load']['median']:.0f}"
 
 
 def render(results: dict[str, Any]) -> str:
@@ -26,17 +33,19 @@ def render(results: dict[str, Any]) -> str:
         lines += [
             f"**Throughput** (wrk in the server's network namespace, 1 thread, {cfg['connections']} connections, "
             f"{cfg['duration']} s after {cfg['warmup']} s of warm-up, {cfg['rounds']} rounds, candidates interleaved; "
-            "servers may use both CPUs): requests/s, p50 and p99 latency.",
+            "servers may use both CPUs): requests/s, p50 and p99 latency; the container's memory in MiB once it "
+            "serves and after the `/` load (`docker stats`' figure).",
             "",
-            "| server | `/` req/s | p50 ms | p99 ms | `/io` (20 ms wait) req/s | p50 ms | p99 ms | errors |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| server | `/` req/s | p50 ms | p99 ms | `/io` (20 ms wait) req/s | p50 ms | p99 ms | errors "
+            "| memory MiB |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for name, info in load["candidates"].items():
             cpu, io = load["cpu"][name], load["io"][name]
             lines.append(
                 f"| {info['title']} | {fmt(cpu['rps'])} | {fmt(cpu['p50_ms'], '.1f')} | {fmt(cpu['p99_ms'], '.1f')} "
                 f"| {fmt(io['rps'])} | {fmt(io['p50_ms'], '.1f')} | {fmt(io['p99_ms'], '.1f')} "
-                f"| {cpu['errors'] + io['errors']} |"
+                f"| {cpu['errors'] + io['errors']} | {memory(cpu)} |"
             )
         lines += ["", "| ratio of requests/s | `/` | `/io` |", "| --- | --- | --- |"]
         for key in load["cpu"]["ratios"]:
@@ -47,20 +56,51 @@ def render(results: dict[str, Any]) -> str:
                     names = f"{load['cpu'][best]['name']} / {load['io'][best]['name']}"
                     label = label.replace(best, f"{best.replace('-', ' ')} ({names})")
             lines.append(f"| {label} | {fmt(cpu, '.2f')} | {fmt(io, '.2f')} |")
-        tw = [t for n in load["candidates"] for w in WORKLOADS for t in load[w][n]["time_wait"]]
+        tw = [t for n in load["candidates"] for w in LOAD_WORKLOADS for t in load[w][n]["time_wait"]]
         lines += [
             "",
             f"Host TIME_WAIT sockets, before and after each run: {min(t['host'][0] for t in tw)}-"
             f"{max(t['host'][1] for t in tw)} (the load never crosses docker-proxy).",
             "",
         ]
+    if "concurrency" in results:
+        c = results["concurrency"]
+        lines += [
+            "**Concurrency and latency**, the same way, each server at its defaults and at its best: the 20 ms view "
+            "at 256 kept-alive connections, and each view on one connection; the container's memory in MiB once it "
+            "serves and after the 256-connection load.",
+            "",
+            "| server | `/io`, 256 connections: req/s | p99 ms | errors | `/`, 1 connection: p50 ms | p99 ms "
+            "| `/io`, 1 connection: p50 ms | p99 ms | memory MiB |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for name, title in c["candidates"].items():
+            many, cpu, io = c["io-256"][name], c["cpu-1"][name], c["io-1"][name]
+            lines.append(
+                f"| {title} | {fmt(many['rps'])} | {fmt(many['p99_ms'], '.1f')} | {many['errors']} "
+                f"| {fmt(cpu['p50_ms'], '.2f')} | {fmt(cpu['p99_ms'], '.2f')} | {fmt(io['p50_ms'], '.1f')} "
+                f"| {fmt(io['p99_ms'], '.1f')} | {memory(many)} |"
+            )
+        lines += ["", "| ratio of requests/s, `/io` at 256 connections | |", "| --- | --- |"]
+        lines += [f"| {key} | {fmt(value, '.2f')} |" for key, value in c["ratios"].items()]
+        lines.append("")
     if "sizing" in results:
-        lines += ["**Sizing**: the prod image limited to 1 and 2 CPUs (`--cpus`), requests/s.", ""]
-        lines += ["| CPUs | processes x threads | `/` | `/io` (20 ms wait) |", "| --- | --- | --- | --- |"]
+        lines += [
+            "**Sizing**: the prod image limited to 1 and 2 CPUs (`--cpus`), requests/s; memory in MiB once it "
+            "serves / after the 256-connection load.",
+            "",
+        ]
+        lines += [
+            "| CPUs | processes x threads | `/` | `/io` (20 ms wait) | `/io`, 256 connections | memory MiB |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
         for cpus, views in results["sizing"].items():
             for name, entry in views["cpu"].items():
-                io = views["io"][name]["rps"]
-                lines.append(f"| {cpus} | {entry['title']} | {fmt(entry['rps'])} | {fmt(io)} |")
+                io, many = views["io"][name], views.get("io-256", {}).get(name)
+                lines.append(
+                    f"| {cpus} | {entry['title']} | {fmt(entry['rps'])} | {fmt(io['rps'])} "
+                    f"| {fmt(many['rps']) if many else '-'} | {memory(many) if many else '-'} |"
+                )
         lines.append("")
     if "fronts" in results:
         lines += [

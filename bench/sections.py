@@ -18,13 +18,25 @@ from pathlib import Path
 from typing import Any
 
 import docker
-from common import APP, COMPOSE, HELLO, PEERS_IMAGE, WORKLOADS, Session, Settings, images, log, summary
+from common import APP, COMPOSE, HELLO, LOAD_WORKLOADS, PEERS_IMAGE, Session, Settings, images, log, summary
 from docker.models.containers import Container
 from servers import Box, Candidate, digest, hub_ready, port_of, ratio, rounds, status_inside, wait_until
 
 GRID = [(2, 1), (2, 4), (4, 1), (4, 2)]
 # The router without keep-alive closes each connection: the app says so, as http-socket does.
 NO_KEEPALIVE = {"HTTP_MODE": "router", "UWSGI_HTTP_KEEPALIVE": "0", "UWSGI_ADD_HEADER": "Connection: close"}
+# OpenTelemetry's zero-code packages (in the peers image) exporting every span
+# over OTLP/HTTP to a sink beside the app, in its container: what tracing
+# costs the app, not what a collector costs.
+TRACED = {
+    "OTEL_SERVICE_NAME": "bench",
+    "OTEL_TRACES_EXPORTER": "otlp",
+    "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
+    "OTEL_METRICS_EXPORTER": "none",
+    "OTEL_LOGS_EXPORTER": "none",
+}
+SPAN_SINK = ["python", "/app/otlp_sink.py", "4318"]
 
 
 def bare(
@@ -57,9 +69,19 @@ def granian(workers: int, blocking_threads: int | None = None) -> Candidate:
     return Candidate(name, title, PEERS_IMAGE, {}, ["granian"], command)
 
 
+GUNICORN = ["--bind", "0.0.0.0:8080", "--workers", "2", "--threads", "4", "--worker-class", "gthread"]
+GUNICORN += ["--chdir", "/app", "benchapp:create_app()"]
+
+
+def gunicorn(*options: str) -> Candidate:
+    """gunicorn gthread, 2 x 4, as its docs suggest for a threaded app."""
+    name, title = "gunicorn", "gunicorn gthread 2 x 4, no access log (its default)"
+    if options:
+        name, title = "gunicorn-log", f"gunicorn gthread 2 x 4, {' '.join(options)}"
+    return Candidate(name, title, PEERS_IMAGE, {}, ["gunicorn"], [*GUNICORN, *options])
+
+
 def load_candidates(prod: str, dev: str) -> list[Candidate]:
-    gunicorn = ["--bind", "0.0.0.0:8080", "--workers", "2", "--threads", "4", "--worker-class", "gthread"]
-    gunicorn += ["--chdir", "/app", "benchapp:create_app()"]
     # The dev candidates: 2 workers (debug mode's default is 1) and no request log, as prod.
     quiet_dev = {"ACCESS_LOG": "0", "UWSGI_PROCESSES": "2"}
     debug = {**quiet_dev, "DEBUGPY_ENABLE": "1"}
@@ -69,28 +91,21 @@ def load_candidates(prod: str, dev: str) -> list[Candidate]:
         Candidate("prod-router", "prod, HTTP_MODE=router", prod, {"HTTP_MODE": "router"}),
         Candidate("prod-direct", "prod, HTTP_MODE=direct", prod, {"HTTP_MODE": "direct"}),
         Candidate("prod-metrics", "prod, METRICS_PORT=9100 (every request counted)", prod, {"METRICS_PORT": "9100"}),
+        Candidate(
+            "prod-traced",
+            "prod, traced: OpenTelemetry's zero-code packages, every span exported (OTLP/HTTP)",
+            PEERS_IMAGE,
+            TRACED,
+            beside=SPAN_SINK,
+        ),
         Candidate("prod-router-close", "prod, router without keep-alive", prod, NO_KEEPALIVE),
         *(bare(p, t, image=prod) for p, t in GRID),
         *(bare(p, t, image=prod, http11=True) for p, t in GRID),
         granian(1),
         granian(2),
         granian(2, 8),
-        Candidate(
-            "gunicorn",
-            "gunicorn gthread 2 x 4, no access log (its default)",
-            PEERS_IMAGE,
-            {},
-            ["gunicorn"],
-            gunicorn,
-        ),
-        Candidate(
-            "gunicorn-log",
-            "gunicorn gthread 2 x 4, --access-logfile -",
-            PEERS_IMAGE,
-            {},
-            ["gunicorn"],
-            [*gunicorn, "--access-logfile", "-"],
-        ),
+        gunicorn(),
+        gunicorn("--access-logfile", "-"),
         Candidate("dev-off", "dev, debugger off", dev, quiet_dev),
         Candidate("dev-idle", "dev, DEBUGPY_ENABLE=1, nobody attached", dev, debug),
         Candidate("dev-attached", "dev, attached as VS Code attaches, no breakpoints", dev, debug, attach=True),
@@ -99,11 +114,11 @@ def load_candidates(prod: str, dev: str) -> list[Candidate]:
 
 def section_load(box: Box, settings: Settings, prod: str, dev: str) -> dict[str, Any]:
     candidates = load_candidates(prod, dev)
-    runs = rounds(box, settings, candidates, list(WORKLOADS), settings.rounds)
+    runs = rounds(box, settings, candidates, LOAD_WORKLOADS, settings.rounds)
     out: dict[str, Any] = {"candidates": {c.name: {"title": c.title, "command": c.describe()} for c in candidates}}
     # Its own settings: a later run of other sections may use others.
     out["settings"] = {key: getattr(settings, key) for key in ("connections", "duration", "warmup", "rounds")}
-    for workload in WORKLOADS:
+    for workload in LOAD_WORKLOADS:
         table = {c.name: digest(runs[c.name][workload]) for c in candidates}
         bares = [f"{kind}-{p}x{t}" for kind in ("bare", "bare11") for p, t in GRID]
         best = max(bares, key=lambda n: table[n]["rps"]["median"])
@@ -119,6 +134,7 @@ def section_load(box: Box, settings: Settings, prod: str, dev: str) -> dict[str,
             "prod-router/prod": ("prod-router", "prod"),
             "prod-direct/prod": ("prod-direct", "prod"),
             "prod-metrics/prod": ("prod-metrics", "prod"),
+            "prod-traced/prod": ("prod-traced", "prod"),
             "prod-router-close/prod": ("prod-router-close", "prod"),
             "gunicorn-log/gunicorn": ("gunicorn-log", "gunicorn"),
             "dev-idle/dev-off": ("dev-idle", "dev-off"),
@@ -129,11 +145,37 @@ def section_load(box: Box, settings: Settings, prod: str, dev: str) -> dict[str,
     return out
 
 
+def section_concurrency(box: Box, settings: Settings, prod: str) -> dict[str, Any]:
+    """Prod and its peers at their defaults and at their best: the 20 ms view
+    at 256 kept-alive connections, and both views on one connection
+    (latency), with each container's memory once it serves and after load."""
+    candidates = [
+        Candidate("prod", "flask-uwsgi prod, its defaults", prod),
+        granian(1),
+        granian(2),
+        granian(2, 8),
+        gunicorn(),
+        bare(4, 1, image=prod, http11=True),
+    ]
+    workloads = ["io-256", "cpu-1", "io-1"]
+    runs = rounds(box, settings, candidates, workloads, settings.rounds)
+    out: dict[str, Any] = {"candidates": {c.name: c.title for c in candidates}}
+    for workload in workloads:
+        out[workload] = {c.name: digest(runs[c.name][workload]) for c in candidates}
+    out["ratios"] = {
+        "prod/gunicorn": ratio(runs, "prod", "gunicorn", "io-256"),
+        "prod/granian": ratio(runs, "prod", "granian-1", "io-256"),
+    }
+    return out
+
+
 def section_sizing(box: Box, settings: Settings, prod: str) -> dict[str, Any]:
-    """The prod image at 1 and 2 CPUs with processes x threads chosen by hand, and at its defaults."""
+    """The prod image at 1 and 2 CPUs with processes x threads chosen by hand,
+    and at its defaults: both views, and the 20 ms view at 256 connections."""
     out: dict[str, Any] = {}
     for cpus in (1, 2):
-        grid = [(cpus, 1), (cpus, 4), (cpus, 32), (2 * cpus, 1), (2 * cpus, 4), (2 * cpus, 16), (4 * cpus, 1)]
+        grid = [(cpus, 1), (cpus, 4), (cpus, 32), (2 * cpus, 1), (2 * cpus, 4), (2 * cpus, 16), (2 * cpus, 64)]
+        grid += [(4 * cpus, 1)]
         candidates = [Candidate(f"{cpus}cpu-default", f"prod defaults ({2 * cpus} x 16)", prod, cpus=cpus)]
         candidates += [
             Candidate(
@@ -145,10 +187,11 @@ def section_sizing(box: Box, settings: Settings, prod: str) -> dict[str, Any]:
             )
             for p, t in grid
         ]
-        runs = rounds(box, settings, candidates, list(WORKLOADS), max(1, settings.rounds - 1))
+        workloads = [*LOAD_WORKLOADS, "io-256"]
+        runs = rounds(box, settings, candidates, workloads, max(1, settings.rounds - 1))
         out[str(cpus)] = {
             workload: {c.name: {"title": c.title, **digest(runs[c.name][workload])} for c in candidates}
-            for workload in WORKLOADS
+            for workload in workloads
         }
     return out
 

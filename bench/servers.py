@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
-from common import BENCH, LABEL, WORKLOADS, WRK_SCRIPT, Session, Settings, log, summary, time_wait
+from common import BENCH, LABEL, VIEWS, WORKLOADS, WRK_SCRIPT, Session, Settings, log, summary, time_wait
 from docker.models.containers import Container
 
 
@@ -29,6 +29,7 @@ class Candidate:
     command: list[str] | None = None
     cpus: float | None = None  # docker run --cpus
     attach: bool = False  # a DAP client attached, no breakpoints
+    beside: list[str] | None = None  # run in the container once it serves (docker exec), e.g. a span sink
 
     def describe(self) -> str:
         if self.entrypoint:
@@ -108,6 +109,15 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, containe
         time.sleep(0.01)
 
 
+def memory_mib(container: Container) -> float:
+    """The container's memory as `docker stats` shows it: its cgroup's
+    usage less the page cache it can drop (inactive files)."""
+    stats = container.stats(stream=False, one_shot=True)["memory_stats"]
+    inactive = stats.get("stats", {})
+    inactive = inactive.get("inactive_file", inactive.get("total_inactive_file", 0))  # cgroup v2, v1
+    return (stats["usage"] - inactive) / 2**20
+
+
 def wrk(container: Container, path: str, seconds: int, connections: int) -> dict[str, Any]:
     """One wrk run inside the container's network namespace; its JSON report."""
     pid = pid_of(container)
@@ -141,6 +151,8 @@ def serving(box: Box, candidate: Candidate, path: str = "/") -> Iterator[Contain
             session = Session("127.0.0.1", port_of(container, 5678), mappings, {})
             for _ in range(workers):
                 session.wait_joined(60)
+        if candidate.beside:
+            container.exec_run(candidate.beside, detach=True)
         yield container
     finally:
         if session is not None:
@@ -149,11 +161,16 @@ def serving(box: Box, candidate: Candidate, path: str = "/") -> Iterator[Contain
 
 
 def measure(box: Box, settings: Settings, candidate: Candidate, workload: str) -> dict[str, Any]:
-    path = WORKLOADS[workload]
+    """One run of ``workload`` (WORKLOADS: a view, and connections if not the
+    settings'), with the container's memory once it serves and after the run."""
+    view, connections = WORKLOADS[workload]
+    path, connections = VIEWS[view], connections or settings.connections
     with serving(box, candidate, path) as container:
+        idle = memory_mib(container)
         if settings.warmup:
-            wrk(container, path, settings.warmup, settings.connections)
-        return wrk(container, path, settings.duration, settings.connections)
+            wrk(container, path, settings.warmup, connections)
+        report = wrk(container, path, settings.duration, connections)
+        return {**report, "memory_mib": {"idle": idle, "load": memory_mib(container)}}
 
 
 def rounds(box: Box, settings: Settings, candidates: list[Candidate], workloads: list[str], count: int) -> dict:
@@ -174,6 +191,7 @@ def digest(runs: list[dict]) -> dict[str, Any]:
         "p99_ms": summary([r["latency_us"]["p99"] / 1000 for r in runs]),
         "errors": sum(sum(r["errors"].values()) - r["errors"]["status"] for r in runs),
         "non2xx": sum(r["non2xx"] for r in runs),
+        "memory_mib": {when: summary([r["memory_mib"][when] for r in runs]) for when in ("idle", "load")},
         "time_wait": [r["time_wait"] for r in runs],
     }
 
