@@ -94,16 +94,16 @@ class Stack:
         compose_down(self.project, self.dir, self.env)
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def container(self) -> Container:
-        (container_id,) = self.compose("ps", "-q", "web").stdout.split()
+    def container(self, service: str = "web") -> Container:
+        (container_id,) = self.compose("ps", "-q", service).stdout.split()
         return self.client.containers.get(container_id)
 
     def config(self) -> dict:
         return json.loads(self.compose("config", "--format", "json").stdout)
 
-    def port(self, container_port: int) -> int:
-        """The free port of 127.0.0.1 that Compose published container_port on."""
-        address = self.compose("port", "web", str(container_port)).stdout.strip()
+    def port(self, container_port: int, service: str = "web") -> int:
+        """The free port of 127.0.0.1 that Compose published the service's container_port on."""
+        address = self.compose("port", service, str(container_port)).stdout.strip()
         host, _, port = address.rpartition(":")
         assert host == "127.0.0.1", address
         return int(port)

@@ -2,7 +2,10 @@
 with opentelemetry-proto, becomes one JSON line on stdout.
 
 Run inside the app's container (``python otlp_receiver.py PORT``), where the
-app's image has opentelemetry-proto; the tests read its output.
+app's image has opentelemetry-proto; the tests read its output. With an
+address after the port (``0.0.0.0``), it listens there instead of on
+127.0.0.1: a container of its own, Jaeger's stand-in in
+tests/examples/compose.observability.test.yaml.
 """
 
 import json
@@ -36,4 +39,5 @@ class Receiver(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Receiver).serve_forever()
+    address = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+    ThreadingHTTPServer((address, int(sys.argv[1])), Receiver).serve_forever()
