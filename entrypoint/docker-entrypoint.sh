@@ -310,6 +310,14 @@ fu_run_prestart() {
 	((status == 0)) || fu_die "$PRESTART_SCRIPT failed with exit status $status" "$status"
 }
 
+# Whether the environment asks for OpenTelemetry: any OTEL_* variable, and
+# OTEL_SDK_DISABLED not true (uwsgi/otel_traces.py, wanted, reads it alike).
+fu_otel_wanted() {
+	local disabled="${OTEL_SDK_DISABLED:-}"
+	disabled="${disabled//[[:space:]]/}"
+	[ "${disabled,,}" != true ] && compgen -e | grep -q '^OTEL_'
+}
+
 # Fills the array FU_UWSGI with the uWSGI command line, configuration layered
 # as env.sh describes, and moves UWSGI_* variables onto it.
 # usage: fu_uwsgi_command [EXTRA_UWSGI_ARG...]
@@ -326,6 +334,16 @@ fu_uwsgi_command() {
 	fi
 	if [ "$LOG_FORMAT" = json ]; then
 		FU_UWSGI+=(--ini "$FLASK_UWSGI_ETC/log-json.ini")
+	fi
+	# OpenTelemetry's batch span processor starts a process's own export
+	# thread from Python's after-fork hooks, which uWSGI runs around its forks
+	# only when asked: without them, a worker that never made a span waited
+	# 30 s at exit for the master's thread. py-call-uwsgi-fork-hooks, not
+	# py-call-osafterfork, which kills every worker on Python 3.13 and later
+	# (https://github.com/unbit/uwsgi/issues/2710). Only for traces, so that
+	# nothing else changes how workers are forked.
+	if fu_otel_wanted; then
+		FU_UWSGI+=(--set "py-call-uwsgi-fork-hooks=true")
 	fi
 	if [ -f "$FLASK_UWSGI_APP_INI" ]; then
 		FU_UWSGI+=(--ini "$FLASK_UWSGI_APP_INI")

@@ -190,13 +190,23 @@ class Handler(BaseHTTPRequestHandler):
         """Scrapes are not logged: one every few seconds would drown the app's lines."""
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line, not socketserver's traceback (which LOG_FORMAT=json would
+        cut into one object per line): mostly a scraper that hung up before
+        its answer was written."""
+        error = sys.exc_info()[1]
+        print(f"flask-uwsgi: metrics: no answer to {client_address[0]}: {error!r}", file=sys.stderr, flush=True)
+
+
 def main() -> None:
     if sys.argv[1:]:
         sys.exit("usage: metrics_exporter.py (run by uWSGI, metrics.ini)")
     port = int(flask_uwsgi_env.get(os.environ, "METRICS_PORT"))
     Handler.stats_path = os.path.join(os.environ["FLASK_UWSGI_RUN"], "stats.sock")
-    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)  # its own port, for the scraper
-    server.daemon_threads = True
+    server = Server(("0.0.0.0", port), Handler)  # its own port, for the scraper
     print(f"flask-uwsgi: metrics on port {port} (/metrics)", file=sys.stderr, flush=True)
     server.serve_forever()
 

@@ -10,10 +10,12 @@ Why not ``opentelemetry-instrument uwsgi ...``: it sets the SDK up in the
 master, through ``sitecustomize``, and OpenTelemetry's docs warn that under
 a pre-fork server it then breaks. Here, the same public entry point
 (``auto_instrumentation.initialize``) runs in the master before the app is
-imported, so that the instrumentations patch Flask before the app exists;
-the SDK's batch processors see a new pid at their first span in each worker
-and start their export thread there (opentelemetry-sdk, BatchProcessor.emit:
-https://github.com/open-telemetry/opentelemetry-python/blob/main/opentelemetry-sdk/src/opentelemetry/sdk/_shared_internal/__init__.py).
+imported, so that the instrumentations patch Flask before the app exists.
+The SDK's batch processors start each worker's own export thread from
+Python's after-fork hooks (opentelemetry-sdk, BatchProcessor:
+https://github.com/open-telemetry/opentelemetry-python/blob/main/opentelemetry-sdk/src/opentelemetry/sdk/_shared_internal/__init__.py),
+which uWSGI runs around its forks because the entrypoint sets
+py-call-uwsgi-fork-hooks whenever ``wanted`` (fu_otel_wanted).
 The resource is built once, in the master, so each span gets the pid of the
 worker that made it (``process.pid``) from a span processor of ours.
 """

@@ -175,6 +175,21 @@ def test_command_layers_ini_files(sh: Shell) -> None:
         assert lines[5:7] == ["--ini", f"{sh.etc}/http-{mode}.ini"]
 
 
+@pytest.mark.parametrize(
+    ("env", "hooks"),
+    [
+        ({}, False),
+        ({"OTEL_SERVICE_NAME": "shop"}, True),
+        ({"OTEL_SERVICE_NAME": "shop", "OTEL_SDK_DISABLED": " True "}, False),
+        ({"OTEL_SDK_DISABLED": "false"}, True),
+        ({"NOT_OTEL_X": "1"}, False),
+    ],
+)
+def test_opentelemetry_gets_pythons_fork_hooks_in_the_workers(sh: Shell, env: dict[str, str], hooks: bool) -> None:
+    lines, _ = command(sh, **env)
+    assert ("py-call-uwsgi-fork-hooks=true" in lines) == hooks
+
+
 def test_uwsgi_variables_come_after_ini_files_and_leave_the_environment(sh: Shell) -> None:
     (sh.app / "uwsgi.ini").write_text("[uwsgi]\n")
     lines, _ = command(sh, "--die-on-idle", UWSGI_HARAKIRI="30", UWSGI_BUFFER_SIZE="8192", UWSGI_ENV="A=b c")

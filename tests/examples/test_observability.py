@@ -176,6 +176,13 @@ def test_metrics_json_logs_and_traces_reach_their_services(build: Build, stack: 
     assert {"entrypoint", "uwsgi", "request"} <= {e["source"] for e in entries}
     assert any(e["message"] == "notes: database ready at /data/notes.sqlite3" for e in entries)
 
+    # Stopped as Compose stops it (10 s, then killed): in time, and its
+    # last lines, uWSGI's goodbye included, are JSON too.
+    web.stop(timeout=10)
+    web.reload()
+    assert web.attrs["State"]["ExitCode"] == 0, web.logs()[-2000:]
+    assert log_entries(web)[-1]["source"] == "uwsgi"
+
 
 @pytest.mark.parametrize("files", [["compose.yaml"], []], ids=["production-like", "development"])
 def test_the_default_stacks_set_no_observability_variable(files: list[str]) -> None:

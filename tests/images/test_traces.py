@@ -8,6 +8,7 @@ inside the app's container, where the app's image has that package.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -94,3 +95,19 @@ def test_a_setting_opentelemetry_cannot_apply_stops_the_container(
     last = app.logs().strip().splitlines()[-1]
     assert last.startswith("flask-uwsgi: error: OTEL_*: OpenTelemetry cannot start: "), last
     assert "nonexistent" in last, last
+
+
+@pytest.mark.parametrize("variant", ["prod", "dev"])
+def test_workers_that_made_no_span_stop_at_once(build: Build, run: Run, images: dict[str, str], variant: str) -> None:
+    """uWSGI forks its workers without Python's after-fork hooks, where
+    OpenTelemetry's batch processor starts a worker's own export thread: a
+    worker that never made a span then waited 30 s at exit for the master's
+    thread, which it does not have (docker-entrypoint.sh, fu_uwsgi_command)."""
+    app = traced_app(build, run, images, variant, UWSGI_PROCESSES="4")
+    assert app.wait_http("/items/0")[0] == 200  # one span, from one of 4 workers
+    began = time.monotonic()
+    app.container.stop(timeout=60)
+    seconds = time.monotonic() - began
+    app.container.reload()
+    assert app.container.attrs["State"]["ExitCode"] == 0, app.logs()[-2000:]
+    assert seconds < 15, f"docker stop took {seconds:.1f} s"  # (about 1 s; 30 s with the master's thread)

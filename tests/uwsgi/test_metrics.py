@@ -142,3 +142,16 @@ def test_each_request_is_counted_once_by_its_first_status(counted: list[tuple[st
     assert got[f"{metrics_worker.REQUESTS}4xx"] == 1  # not again as a 5xx
     assert got[f"{metrics_worker.REQUESTS}5xx"] == 1  # uWSGI answers an app that raised 500
     assert sum(value for name, value in got.items() if name.startswith(metrics_worker.BUCKET)) == 4
+
+
+def test_a_failed_answer_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    server = metrics_exporter.Server(("127.0.0.1", 0), metrics_exporter.Handler)
+    try:
+        try:
+            raise BrokenPipeError(32, "Broken pipe")
+        except BrokenPipeError:
+            server.handle_error(None, ("10.0.0.9", 41234))
+    finally:
+        server.server_close()
+    err = capsys.readouterr().err
+    assert err == "flask-uwsgi: metrics: no answer to 10.0.0.9: BrokenPipeError(32, 'Broken pipe')\n"

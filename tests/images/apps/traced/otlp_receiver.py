@@ -10,6 +10,7 @@ tests/examples/compose.observability.test.yaml.
 
 import json
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from google.protobuf.json_format import MessageToDict
@@ -17,6 +18,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+
+# Exports arrive from several workers at once: one line at a time.
+WRITING = threading.Lock()
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -26,7 +30,10 @@ class Receiver(BaseHTTPRequestHandler):
             self.send_error(400, f"not an OTLP/HTTP protobuf trace export: {self.path}")
             return
         export = ExportTraceServiceRequest.FromString(body)
-        print(json.dumps(MessageToDict(export)), flush=True)
+        line = json.dumps(MessageToDict(export)) + "\n"
+        with WRITING:
+            sys.stdout.write(line)
+            sys.stdout.flush()
         answer = ExportTraceServiceResponse().SerializeToString()
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
