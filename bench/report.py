@@ -34,28 +34,37 @@ def render(results: dict[str, Any]) -> str:
             f"**Throughput** (wrk in the server's network namespace, 1 thread, {cfg['connections']} connections, "
             f"{cfg['duration']} s after {cfg['warmup']} s of warm-up, {cfg['rounds']} rounds, candidates interleaved; "
             "servers may use both CPUs): requests/s, p50 and p99 latency; the container's memory in MiB once it "
-            "serves and after the `/` load (`docker stats`' figure).",
+            "serves and after the `/` load (`docker stats`' figure); the server's CPU time per request on `/` "
+            "(its container's, so wrk's is not in it).",
             "",
-            "| server | `/` req/s | p50 ms | p99 ms | `/io` (20 ms wait) req/s | p50 ms | p99 ms | errors "
-            "| memory MiB |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| server | `/` req/s | p50 ms | p99 ms | CPU µs/request | `/io` (20 ms wait) req/s | p50 ms | p99 ms "
+            "| errors | memory MiB |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for name, info in load["candidates"].items():
             cpu, io = load["cpu"][name], load["io"][name]
             lines.append(
                 f"| {info['title']} | {fmt(cpu['rps'])} | {fmt(cpu['p50_ms'], '.1f')} | {fmt(cpu['p99_ms'], '.1f')} "
+                f"| {fmt(cpu['cpu_us']) if 'cpu_us' in cpu else '-'} "
                 f"| {fmt(io['rps'])} | {fmt(io['p50_ms'], '.1f')} | {fmt(io['p99_ms'], '.1f')} "
                 f"| {cpu['errors'] + io['errors']} | {memory(cpu)} |"
             )
-        lines += ["", "| ratio of requests/s | `/` | `/io` |", "| --- | --- | --- |"]
+        lines += [
+            "",
+            "| ratio of requests/s | `/` | `/io` | ratio of the server's CPU per request, `/` |",
+            "| --- | --- | --- | --- |",
+        ]
         for key in load["cpu"]["ratios"]:
             cpu, io = load["cpu"]["ratios"][key], load["io"]["ratios"][key]
+            cpu_time = load["cpu"].get("cpu_ratios", {}).get(key)
             label = key
             for best in ("best-bare", "best-granian"):
                 if best in load["cpu"]:
                     names = f"{load['cpu'][best]['name']} / {load['io'][best]['name']}"
                     label = label.replace(best, f"{best.replace('-', ' ')} ({names})")
-            lines.append(f"| {label} | {fmt(cpu, '.2f')} | {fmt(io, '.2f')} |")
+            lines.append(
+                f"| {label} | {fmt(cpu, '.2f')} | {fmt(io, '.2f')} | {fmt(cpu_time, '.2f') if cpu_time else '-'} |"
+            )
         tw = [t for n in load["candidates"] for w in LOAD_WORKLOADS for t in load[w][n]["time_wait"]]
         lines += [
             "",

@@ -141,6 +141,9 @@ def section_load(box: Box, settings: Settings, prod: str, dev: str) -> dict[str,
             "dev-attached/dev-off": ("dev-attached", "dev-off"),
         }
         table["ratios"] = {key: ratio(runs, a, b, workload) for key, (a, b) in comparisons.items()}
+        table["cpu_ratios"] = {
+            key: ratio(runs, a, b, workload, "cpu_us_per_request") for key, (a, b) in comparisons.items()
+        }
         out[workload] = table
     return out
 

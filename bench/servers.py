@@ -109,13 +109,15 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, containe
         time.sleep(0.01)
 
 
-def memory_mib(container: Container) -> float:
-    """The container's memory as `docker stats` shows it: its cgroup's
-    usage less the page cache it can drop (inactive files)."""
-    stats = container.stats(stream=False, one_shot=True)["memory_stats"]
-    inactive = stats.get("stats", {})
+def usage(container: Container) -> tuple[float, float]:
+    """The container's CPU time so far, in microseconds, and its memory as
+    `docker stats` shows it, in MiB: its cgroup's usage less the page cache
+    it can drop (inactive files)."""
+    stats = container.stats(stream=False, one_shot=True)
+    memory = stats["memory_stats"]
+    inactive = memory.get("stats", {})
     inactive = inactive.get("inactive_file", inactive.get("total_inactive_file", 0))  # cgroup v2, v1
-    return (stats["usage"] - inactive) / 2**20
+    return stats["cpu_stats"]["cpu_usage"]["total_usage"] / 1e3, (memory["usage"] - inactive) / 2**20
 
 
 def wrk(container: Container, path: str, seconds: int, connections: int) -> dict[str, Any]:
@@ -162,15 +164,21 @@ def serving(box: Box, candidate: Candidate, path: str = "/") -> Iterator[Contain
 
 def measure(box: Box, settings: Settings, candidate: Candidate, workload: str) -> dict[str, Any]:
     """One run of ``workload`` (WORKLOADS: a view, and connections if not the
-    settings'), with the container's memory once it serves and after the run."""
+    settings'), with the container's memory once it serves and after the run,
+    and its CPU time per request."""
     view, connections = WORKLOADS[workload]
     path, connections = VIEWS[view], connections or settings.connections
     with serving(box, candidate, path) as container:
-        idle = memory_mib(container)
+        _, idle = usage(container)
         if settings.warmup:
             wrk(container, path, settings.warmup, connections)
+        cpu_before, _ = usage(container)
         report = wrk(container, path, settings.duration, connections)
-        return {**report, "memory_mib": {"idle": idle, "load": memory_mib(container)}}
+        cpu_after, loaded = usage(container)
+        # The server's own CPU per request (wrk runs outside its cgroup):
+        # what a feature costs, less moved than requests/s by other load.
+        cpu = (cpu_after - cpu_before) / max(1, report["requests"])
+        return {**report, "memory_mib": {"idle": idle, "load": loaded}, "cpu_us_per_request": cpu}
 
 
 def rounds(box: Box, settings: Settings, candidates: list[Candidate], workloads: list[str], count: int) -> dict:
@@ -192,11 +200,12 @@ def digest(runs: list[dict]) -> dict[str, Any]:
         "errors": sum(sum(r["errors"].values()) - r["errors"]["status"] for r in runs),
         "non2xx": sum(r["non2xx"] for r in runs),
         "memory_mib": {when: summary([r["memory_mib"][when] for r in runs]) for when in ("idle", "load")},
+        "cpu_us": summary([r["cpu_us_per_request"] for r in runs]),
         "time_wait": [r["time_wait"] for r in runs],
     }
 
 
-def ratio(runs: dict, name: str, reference: str, workload: str) -> dict[str, Any]:
-    """Requests per second of ``name`` over ``reference``, round by round."""
+def ratio(runs: dict, name: str, reference: str, workload: str, key: str = "rps") -> dict[str, Any]:
+    """Requests per second (or ``key``) of ``name`` over ``reference``, round by round."""
     pairs = zip(runs[name][workload], runs[reference][workload], strict=True)
-    return summary([a["rps"] / b["rps"] for a, b in pairs])
+    return summary([a[key] / b[key] for a, b in pairs])

@@ -218,15 +218,18 @@ fu_cpus() {
 }
 
 # uwsgi.ini's processes and threads, from the CPUs: two processes per CPU
-# of 16 threads each (make bench's sizing table: on a view that waits, the
-# threads in all serve at once, 32 per CPU; on a view that computes, two
-# processes per CPU beat one, whose threads share one interpreter lock, and
-# 16 threads cost them little against 4).
+# of 64 threads each (make bench's sizing table: on a view that waits, the
+# threads in all serve at once, 128 per CPU, as many requests as 256
+# clients keep in flight on 2 CPUs; on a view that computes, two processes
+# per CPU beat one, whose threads share one interpreter lock, and 64 threads
+# cost them little against 16). Debug mode keeps 16: every thread is one
+# more in the debugger's list, and one worker serves there.
 # /app/uwsgi.ini and UWSGI_PROCESSES, UWSGI_THREADS still win.
 fu_size_workers() {
-	local cpus
+	local cpus threads=64
 	cpus="$(fu_cpus)"
-	export FLASK_UWSGI_PROCESSES=$((2 * cpus)) FLASK_UWSGI_THREADS=16
+	if ((FU_DEBUG)); then threads=16; fi
+	export FLASK_UWSGI_PROCESSES=$((2 * cpus)) FLASK_UWSGI_THREADS=$threads
 	# What will run, as far as the variables say (/app/uwsgi.ini may say more).
 	local processes="${UWSGI_PROCESSES:-$FLASK_UWSGI_PROCESSES}"
 	if ((FU_DEBUG)); then

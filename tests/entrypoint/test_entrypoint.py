@@ -508,7 +508,7 @@ def test_a_root_owned_app_leaves_the_image_user_as_it_is(sh: Shell) -> None:
 @pytest.mark.parametrize(
     ("env", "sizing"),
     [
-        ({}, "2 processes x 16 threads"),
+        ({}, "2 processes x 64 threads"),
         ({"UWSGI_PROCESSES": "3", "UWSGI_THREADS": "2"}, "3 processes x 2 threads"),
         ({"FU_DEBUG": "1"}, "1 processes x 16 threads"),
         ({"FU_DEBUG": "1", "UWSGI_PROCESSES": "2"}, "2 processes x 16 threads"),

@@ -46,7 +46,7 @@ def test_app_ini_is_layered_over_the_defaults(run: Run, variant: str) -> None:
     assert body["numproc"] == 3
     assert last(body["opt"]["harakiri"]) == "20"
     assert last(body["opt"]["buffer-size"]) == "16384"
-    assert last(body["opt"]["threads"]) == "16"  # from the image's defaults
+    assert last(body["opt"]["threads"]) == "64"  # from the image's defaults
 
 
 def test_uwsgi_variables_win_over_both_ini_files(run: Run, variant: str) -> None:
