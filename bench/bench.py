@@ -9,6 +9,8 @@ pinned: they may use every CPU, and wrk shares them, as on a small VM.
 Sections (BENCH_ONLY=a,b to run some; all by default):
   load      candidates in rounds, interleaved, for two views of an app factory
             (bench/app): `/` a small JSON answer, `/io` the same after 20 ms
+  costs     METRICS_PORT and tracing against prod, on the small view, in
+            twice the rounds
   concurrency  prod and its peers: the 20 ms view at 256 kept-alive
             connections, both views on one connection (latency); memory
   sizing    processes x threads at 1 and 2 CPUs, both views: where the
@@ -63,6 +65,7 @@ from report import publish
 from sections import (
     section_attach,
     section_concurrency,
+    section_costs,
     section_debugger,
     section_fronts,
     section_load,
@@ -157,6 +160,7 @@ def main() -> int:
     }
     sections: dict[str, Callable[[], Any]] = {
         "load": lambda: section_load(box, settings, prod, dev),
+        "costs": lambda: section_costs(box, settings, prod),
         "concurrency": lambda: section_concurrency(box, settings, prod),
         "sizing": lambda: section_sizing(box, settings, prod),
         "fronts": lambda: section_fronts(box, prod),

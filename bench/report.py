@@ -72,6 +72,21 @@ def render(results: dict[str, Any]) -> str:
             f"{max(t['host'][1] for t in tw)} (the load never crosses docker-proxy).",
             "",
         ]
+    if "costs" in results:
+        c = results["costs"]
+        lines += [
+            f"**Costs** on `/`, the same way, in {c['rounds']} rounds: requests/s, the server's CPU time per "
+            "request, and each as a ratio to prod's in the same round.",
+            "",
+            "| server | `/` req/s | CPU µs/request | ratio of requests/s | ratio of CPU per request |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for name, title in c["candidates"].items():
+            entry, ratios = c["cpu"][name], c.get(f"{name}/prod")
+            rps_ratio = fmt(ratios["rps"], ".2f") if ratios else "1"
+            cpu_ratio = fmt(ratios["cpu_us"], ".2f") if ratios else "1"
+            lines.append(f"| {title} | {fmt(entry['rps'])} | {fmt(entry['cpu_us'])} | {rps_ratio} | {cpu_ratio} |")
+        lines.append("")
     if "concurrency" in results:
         c = results["concurrency"]
         lines += [
@@ -113,7 +128,8 @@ def render(results: dict[str, Any]) -> str:
         lines.append("")
     if "fronts" in results:
         lines += [
-            "**Fronts**: 64 connections dripping for 10 s, a header line every 2 s (slow headers) or a 64 KiB "
+            f"**Fronts**: {results['fronts'].get('drippers', 64)} connections dripping for 10 s, a header line "
+            "every 2 s (slow headers) or a 64 KiB "
             "body's bytes one a second (slow bodies), while one client sends GET / on new connections (through a "
             "published port): its requests answered / failed, p99 ms; memory and processes of the container.",
             "",
@@ -125,7 +141,7 @@ def render(results: dict[str, Any]) -> str:
             p99 = f"{slow['p99_ms']:.0f}" if slow["p99_ms"] is not None else "-"
             return f"{slow['answered']} / {slow['failed']}, {p99}"
 
-        for front in results["fronts"].values():
+        for front in (f for f in results["fronts"].values() if isinstance(f, dict)):
             lines.append(
                 f"| {front['title']} | {dripped(front['slow_clients'])} | {dripped(front['slow_bodies'])} "
                 f"| {front['memory_mb']:.0f} | {front['processes']} |"

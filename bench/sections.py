@@ -82,7 +82,8 @@ def gunicorn(*options: str) -> Candidate:
 
 
 def load_candidates(prod: str, dev: str) -> list[Candidate]:
-    # The dev candidates: 2 workers (debug mode's default is 1) and no request log, as prod.
+    # The dev candidates: 2 workers (debug mode's default is 1) and no request log, as prod;
+    # each at its own threads: 64 with the debugger off, debug mode's 16 with it on.
     quiet_dev = {"ACCESS_LOG": "0", "UWSGI_PROCESSES": "2"}
     debug = {**quiet_dev, "DEBUGPY_ENABLE": "1"}
     return [
@@ -90,14 +91,6 @@ def load_candidates(prod: str, dev: str) -> list[Candidate]:
         Candidate("prod-log", "prod, every request logged (ACCESS_LOG=1)", prod, {"ACCESS_LOG": "1"}),
         Candidate("prod-router", "prod, HTTP_MODE=router", prod, {"HTTP_MODE": "router"}),
         Candidate("prod-direct", "prod, HTTP_MODE=direct", prod, {"HTTP_MODE": "direct"}),
-        Candidate("prod-metrics", "prod, METRICS_PORT=9100 (every request counted)", prod, {"METRICS_PORT": "9100"}),
-        Candidate(
-            "prod-traced",
-            "prod, traced: OpenTelemetry's zero-code packages, every span exported (OTLP/HTTP)",
-            PEERS_IMAGE,
-            TRACED,
-            beside=SPAN_SINK,
-        ),
         Candidate("prod-router-close", "prod, router without keep-alive", prod, NO_KEEPALIVE),
         *(bare(p, t, image=prod) for p, t in GRID),
         *(bare(p, t, image=prod, http11=True) for p, t in GRID),
@@ -133,8 +126,6 @@ def section_load(box: Box, settings: Settings, prod: str, dev: str) -> dict[str,
             "prod-log/prod": ("prod-log", "prod"),
             "prod-router/prod": ("prod-router", "prod"),
             "prod-direct/prod": ("prod-direct", "prod"),
-            "prod-metrics/prod": ("prod-metrics", "prod"),
-            "prod-traced/prod": ("prod-traced", "prod"),
             "prod-router-close/prod": ("prod-router-close", "prod"),
             "gunicorn-log/gunicorn": ("gunicorn-log", "gunicorn"),
             "dev-idle/dev-off": ("dev-idle", "dev-off"),
@@ -145,6 +136,33 @@ def section_load(box: Box, settings: Settings, prod: str, dev: str) -> dict[str,
             key: ratio(runs, a, b, workload, "cpu_us_per_request") for key, (a, b) in comparisons.items()
         }
         out[workload] = table
+    return out
+
+
+def section_costs(box: Box, settings: Settings, prod: str) -> dict[str, Any]:
+    """What METRICS_PORT and tracing cost prod on the small view, where a
+    cost per request shows most: more rounds than the load section, as the
+    cost is smaller than a round's spread in requests/s; the server's CPU
+    time per request moves less with other load."""
+    candidates = [
+        Candidate("prod", "flask-uwsgi prod, its defaults", prod),
+        Candidate("prod-metrics", "prod, METRICS_PORT=9100 (every request counted)", prod, {"METRICS_PORT": "9100"}),
+        Candidate(
+            "prod-traced",
+            "prod, traced: OpenTelemetry's zero-code packages, every span exported (OTLP/HTTP)",
+            PEERS_IMAGE,
+            TRACED,
+            beside=SPAN_SINK,
+        ),
+    ]
+    runs = rounds(box, settings, candidates, ["cpu"], 2 * settings.rounds)
+    out: dict[str, Any] = {"candidates": {c.name: c.title for c in candidates}, "rounds": 2 * settings.rounds}
+    out["cpu"] = {c.name: digest(runs[c.name]["cpu"]) for c in candidates}
+    for name in ("prod-metrics", "prod-traced"):
+        out[f"{name}/prod"] = {
+            "rps": ratio(runs, name, "prod", "cpu"),
+            "cpu_us": ratio(runs, name, "prod", "cpu", "cpu_us_per_request"),
+        }
     return out
 
 
@@ -179,7 +197,7 @@ def section_sizing(box: Box, settings: Settings, prod: str) -> dict[str, Any]:
     for cpus in (1, 2):
         grid = [(cpus, 1), (cpus, 4), (cpus, 32), (2 * cpus, 1), (2 * cpus, 4), (2 * cpus, 16), (2 * cpus, 64)]
         grid += [(4 * cpus, 1)]
-        candidates = [Candidate(f"{cpus}cpu-default", f"prod defaults ({2 * cpus} x 16)", prod, cpus=cpus)]
+        candidates = [Candidate(f"{cpus}cpu-default", f"prod defaults ({2 * cpus} x 64)", prod, cpus=cpus)]
         candidates += [
             Candidate(
                 f"{cpus}cpu-{p}x{t}",
@@ -199,7 +217,12 @@ def section_sizing(box: Box, settings: Settings, prod: str) -> dict[str, Any]:
     return out
 
 
-def slow_clients(container: Container, bodies: bool, count: int = 64, seconds: int = 10) -> dict[str, Any]:
+# More slow clients than prod's threads on 2 CPUs (4 x 64): a front that
+# hands a worker thread to each runs out of them.
+DRIPPERS = 320
+
+
+def slow_clients(container: Container, bodies: bool, count: int = DRIPPERS, seconds: int = 10) -> dict[str, Any]:
     """``count`` connections dripping, while a client sends GET / on new
     connections: a header line every 2 s, or (``bodies``) a 64 KiB body's
     bytes, one a second."""
@@ -255,7 +278,7 @@ def section_fronts(box: Box, prod: str) -> dict[str, Any]:
             "direct-timeout-1", "direct, socket-timeout 1 s", prod, {"HTTP_MODE": "direct", "UWSGI_SOCKET_TIMEOUT": "1"}
         ),
     ]
-    out = {}
+    out: dict[str, Any] = {"drippers": DRIPPERS}
     for front in fronts:
         log(f"fronts: {front.name}")
         container = box.run(front, ports=(8080,))
@@ -278,7 +301,8 @@ def section_debugger(box: Box, settings: Settings, pythons: list[str]) -> dict[s
     out = {}
     for python in pythons:
         _, dev = images(python)
-        quiet = {"ACCESS_LOG": "0", "UWSGI_PROCESSES": "2"}
+        # Debug mode's 16 threads for "off" too: the debugger's cost alone.
+        quiet = {"ACCESS_LOG": "0", "UWSGI_PROCESSES": "2", "UWSGI_THREADS": "16"}
         debug = {**quiet, "DEBUGPY_ENABLE": "1"}
         candidates = [
             Candidate("off", "debugger off", dev, quiet),

@@ -17,6 +17,7 @@ serves them.
 from __future__ import annotations
 
 import atexit
+import collections
 import os
 import threading
 import time
@@ -93,40 +94,42 @@ class Pending:
     """A worker's counts not yet in uWSGI's shared metrics.
 
     Each ``uwsgi.metric_inc`` takes uWSGI's metrics lock and hands the GIL
-    over twice, so a request adds to this worker's own counters, and a
-    thread of the worker's adds them to uWSGI's every FLUSH_SECONDS, and
-    when the worker exits normally: a scrape sees a request within that
-    time; a worker killed by a signal loses what it had not added.
+    over twice, so a request only appends its counts to a deque (atomic
+    under the GIL: no lock for 64 threads to pass around), and a thread of
+    the worker's adds them up into uWSGI's every FLUSH_SECONDS, and when the
+    worker exits normally: a scrape sees a request within that time; a
+    worker killed by a signal loses what it had not added.
     """
 
     FLUSH_SECONDS = 1.0
 
     def __init__(self, metric_inc: Callable[[str, int], Any]) -> None:
         self.metric_inc = metric_inc
-        self.lock = threading.Lock()
-        self.counts: dict[str, int] = {}
+        self.queue: collections.deque[tuple[str, str, int]] = collections.deque()
+        self.starting = threading.Lock()
         self.pid = 0  # the process whose flusher runs: the app may be loaded before the fork
 
     def add(self, requests: str, bucket: str, microseconds: int) -> None:
         if self.pid != os.getpid():
             self._start()
-        with self.lock:
-            counts = self.counts
+        self.queue.append((requests, bucket, microseconds))
+
+    def flush(self) -> None:
+        counts: dict[str, int] = {}
+        while self.queue:
+            requests, bucket, microseconds = self.queue.popleft()  # (only this thread takes from it)
             counts[requests] = counts.get(requests, 0) + 1
             counts[bucket] = counts.get(bucket, 0) + 1
             counts[SUM_MICROSECONDS] = counts.get(SUM_MICROSECONDS, 0) + microseconds
-
-    def flush(self) -> None:
-        with self.lock:
-            counts, self.counts = self.counts, {}
         for name, value in counts.items():
             self.metric_inc(name, value)
 
     def _start(self) -> None:
-        with self.lock:
+        with self.starting:
             if self.pid == os.getpid():
                 return
-            self.pid, self.counts = os.getpid(), {}
+            self.queue.clear()  # another process's counts (before the fork), then this one's
+            self.pid = os.getpid()
         atexit.register(self.flush)
         threading.Thread(target=self._flush_forever, name="flask-uwsgi-metrics", daemon=True).start()
 
