@@ -28,6 +28,7 @@ from tests.conftest import COMPOSE
 from tests.examples.conftest import EXAMPLES, HERE, Stack
 from tests.examples.test_compose import pids
 from tests.support.containers import APPS, PROD_IMAGE, http_get, wait_for
+from tests.support.spans import parse_spans
 
 StartStack = Callable[..., Stack]
 Build = Callable[..., str]
@@ -80,19 +81,8 @@ def test_the_observability_file_sets_the_three_signals_and_publishes_on_loopback
 
 
 def received_spans(stack: Stack) -> list[dict[str, Any]]:
-    """Every span the receiver has logged, with its resource's attributes."""
-    found = []
-    for line in stack.container("jaeger").logs(stdout=True, stderr=False).decode().splitlines():
-        for resource_spans in json.loads(line)["resourceSpans"]:
-            resource = attributes(resource_spans["resource"])
-            for scope in resource_spans["scopeSpans"]:
-                found += [{**span, "attrs": attributes(span), "resource": resource} for span in scope["spans"]]
-    return found
-
-
-def attributes(item: dict[str, Any]) -> dict[str, Any]:
-    """OTLP's key/value list as a dict (AnyValue's one field, whatever its type)."""
-    return {a["key"]: next(iter(a["value"].values()), None) for a in item.get("attributes", [])}
+    """Every span the receiver has logged."""
+    return parse_spans(stack.container("jaeger").logs(stdout=True, stderr=False).decode())
 
 
 def log_entries(container: Container) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ inside the app's container, where the app's image has that package.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.containers import APPS, Running, http_get, wait_for
+from tests.support.spans import parse_spans
 
 Run = Callable[..., Running]
 Build = Callable[..., str]
@@ -40,21 +40,10 @@ def traced_app(build: Build, run: Run, images: dict[str, str], variant: str, **e
 
 
 def spans(app: Running) -> list[dict[str, Any]]:
-    """Every span received so far, with its resource's attributes under "resource"."""
+    """Every span received so far."""
     code, output = app.exec("sh", "-c", f"cat {SPANS} 2>/dev/null || true")
     assert code == 0, output
-    found = []
-    for line in output.splitlines():
-        for resource_spans in json.loads(line)["resourceSpans"]:
-            resource = attributes(resource_spans["resource"])
-            for scope in resource_spans["scopeSpans"]:
-                found += [{**span, "attrs": attributes(span), "resource": resource} for span in scope["spans"]]
-    return found
-
-
-def attributes(item: dict[str, Any]) -> dict[str, Any]:
-    """OTLP's key/value list as a dict (AnyValue's one field, whatever its type)."""
-    return {a["key"]: next(iter(a["value"].values()), None) for a in item.get("attributes", [])}
+    return parse_spans(output)
 
 
 @pytest.mark.parametrize("variant", ["prod", "dev"])
