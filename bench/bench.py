@@ -16,6 +16,8 @@ Sections (BENCH_ONLY=a,b to run some; all by default):
   sizing    processes x threads at 1 and 2 CPUs, both views: where the
             image's sizing rule comes from
   fronts    HTTP_MODE nginx, router and direct: slow headers and bodies, memory, processes
+  offload   offload-threads against none: a 1 MiB file and the small view,
+            and slow downloads of an 8 MiB file in each HTTP mode
   debugger  the debugger's cost on each Python version: off, on with nobody
             attached, attached as VS Code attaches (devkit/dap.py: its default
             exception filters, a child session per worker), no breakpoints
@@ -69,6 +71,7 @@ from sections import (
     section_debugger,
     section_fronts,
     section_load,
+    section_offload,
     section_reload,
     section_sizing,
     section_start,
@@ -164,6 +167,7 @@ def main() -> int:
         "concurrency": lambda: section_concurrency(box, settings, prod),
         "sizing": lambda: section_sizing(box, settings, prod),
         "fronts": lambda: section_fronts(box, prod),
+        "offload": lambda: section_offload(box, settings, prod),
         "debugger": lambda: section_debugger(box, settings, pythons),
         "start": lambda: section_start(box, pythons),
         "reload": lambda: section_reload(box, dev, prod),

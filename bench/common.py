@@ -26,7 +26,7 @@ WRK_SCRIPT = BENCH / "report.lua"
 PEERS_IMAGE = "flask-uwsgi-bench-peers:latest"
 LABEL = "io.github.flask-uwsgi.bench"
 MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
-VIEWS = {"cpu": "/", "io": "/io"}
+VIEWS = {"cpu": "/", "io": "/io", "file": "/file/1"}
 # A view, and its connections: None for BENCH_CONNECTIONS (the load section's
 # two), or a fixed count (the concurrency section's).
 WORKLOADS: dict[str, tuple[str, int | None]] = {
@@ -35,6 +35,7 @@ WORKLOADS: dict[str, tuple[str, int | None]] = {
     "io-256": ("io", 256),
     "cpu-1": ("cpu", 1),
     "io-1": ("io", 1),
+    "file": ("file", None),
 }
 LOAD_WORKLOADS = ["cpu", "io"]
 APP = ["--module", "benchapp:create_app()", "--chdir", "/app", "--pythonpath", "/app"]

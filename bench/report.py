@@ -147,6 +147,40 @@ def render(results: dict[str, Any]) -> str:
                 f"| {front['memory_mb']:.0f} | {front['processes']} |"
             )
         lines.append("")
+    if "offload" in results:
+        o = results["offload"]
+        lines += [
+            "**Offloading** file responses (uwsgi.ini's `offload-threads`, 1 per worker, against none): a 1 MiB "
+            "file (Flask's `send_file`) and `/`, as in the throughput table; then, in each HTTP mode, "
+            f"{o['readers']} clients downloading an 8 MiB file slowly (4 KiB every 100 ms) for 10 s, in the "
+            "server's network namespace, while one client sends GET / on new connections: its requests "
+            "answered / failed, p99 ms.",
+            "",
+            "| server | 1 MiB file req/s | p99 ms | `/` req/s | CPU µs/request, `/` |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for name, title in o["candidates"].items():
+            file, cpu = o["file"][name], o["cpu"][name]
+            lines.append(
+                f"| {title} | {fmt(file['rps'])} | {fmt(file['p99_ms'], '.1f')} | {fmt(cpu['rps'])} "
+                f"| {fmt(cpu['cpu_us'])} |"
+            )
+        lines += [
+            f"| ratio, none / 1 | {fmt(o['file']['prod-offload-0/prod'], '.2f')} | "
+            f"| {fmt(o['cpu']['prod-offload-0/prod'], '.2f')} | |",
+            "",
+            "| HTTP_MODE | offload-threads 1 (default) | none |",
+            "| --- | --- | --- |",
+        ]
+
+        def downloads(slow: dict[str, Any]) -> str:
+            p99 = f"{slow['p99_ms']:.0f}" if slow["p99_ms"] is not None else "-"
+            return f"{slow['answered']} / {slow['failed']}, {p99}"
+
+        for mode in ("nginx", "router", "direct"):
+            readers = o["slow_readers"]
+            lines.append(f"| {mode} | {downloads(readers[mode])} | {downloads(readers[mode + '-offload-0'])} |")
+        lines.append("")
     if "debugger" in results:
         lines += [
             "**Debugger** (dev image, 2 workers, no request log, `/`): requests/s as a share of the debugger off.",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -18,9 +20,21 @@ from pathlib import Path
 from typing import Any
 
 import docker
-from common import APP, COMPOSE, HELLO, LOAD_WORKLOADS, PEERS_IMAGE, Session, Settings, images, log, summary
+from common import APP, COMPOSE, HELLO, LOAD_WORKLOADS, PEERS_IMAGE, ROOT, Session, Settings, images, log, summary
 from docker.models.containers import Container
-from servers import Box, Candidate, digest, hub_ready, port_of, ratio, rounds, status_inside, wait_until
+from servers import (
+    Box,
+    Candidate,
+    digest,
+    hub_ready,
+    pid_of,
+    port_of,
+    ratio,
+    rounds,
+    serving,
+    status_inside,
+    wait_until,
+)
 
 GRID = [(2, 1), (2, 4), (4, 1), (4, 2)]
 # The router without keep-alive closes each connection: the app says so, as http-socket does.
@@ -294,6 +308,44 @@ def section_fronts(box: Box, prod: str) -> dict[str, Any]:
             }
         finally:
             box.remove(container)
+    return out
+
+
+# The reliability suite's slow downloads (standard library only), run in a
+# server's network namespace: docker-proxy would read the files for them.
+SLOW_READERS = ROOT / "tests" / "reliability" / "slow_readers.py"
+# Twice prod's threads on 2 CPUs (4 x 64): at 320, a little over them,
+# threads freed often enough that others were still answered.
+READERS = 512
+
+
+def section_offload(box: Box, settings: Settings, prod: str) -> dict[str, Any]:
+    """uwsgi.ini's offload-threads (1 per worker) against none
+    (UWSGI_OFFLOAD_THREADS=0): a 1 MiB file and the small view at the load
+    section's connections, in rounds; then, in each HTTP mode, READERS
+    clients downloading an 8 MiB file slowly for 10 s while one client sends
+    GET / (its answers, failures, p99)."""
+    off = {"UWSGI_OFFLOAD_THREADS": "0"}
+    candidates = [
+        Candidate("prod", "flask-uwsgi prod, its defaults (offload-threads 1)", prod),
+        Candidate("prod-offload-0", "prod, UWSGI_OFFLOAD_THREADS=0", prod, off),
+    ]
+    workloads = ["file", "cpu"]
+    runs = rounds(box, settings, candidates, workloads, settings.rounds)
+    out: dict[str, Any] = {"candidates": {c.name: c.title for c in candidates}, "readers": READERS}
+    for workload in workloads:
+        out[workload] = {c.name: digest(runs[c.name][workload]) for c in candidates}
+        out[workload]["prod-offload-0/prod"] = ratio(runs, "prod-offload-0", "prod", workload)
+    out["slow_readers"] = {}
+    for mode in ("nginx", "router", "direct"):
+        for name, env in ((mode, {}), (f"{mode}-offload-0", off)):
+            log(f"offload: slow readers, {name}")
+            candidate = Candidate(name, name, prod, {"HTTP_MODE": mode, **env})
+            with serving(box, candidate) as container:
+                command = ["nsenter", "-t", str(pid_of(container)), "-n", sys.executable, str(SLOW_READERS)]
+                command += ["127.0.0.1", "8080", str(READERS), "/file/8", "10"]
+                report = subprocess.run(command, check=True, capture_output=True, text=True, timeout=120).stdout
+                out["slow_readers"][name] = json.loads(report)
     return out
 
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import select
 import socket
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -291,3 +295,37 @@ def test_clients_that_never_read_their_answers_leave_the_others_served(
     answered, p99 = client.check()
     print(f"4 clients not reading 20 MiB answers: {answered} others answered, p99 {p99 * 1000:.0f} ms")
     assert statistics.median(latency for _, latency in client.results) < 5
+
+
+@pytest.mark.parametrize("mode", ["nginx", "router", "direct"])
+@pytest.mark.parametrize("offload", ["default", "0"], ids=["offload-default", "offload-0"])
+def test_slow_downloads_of_a_file_leave_the_others_served(run: Run, mode: str, offload: str) -> None:
+    """A file response (Flask's send_file) goes to the worker's offload
+    thread (uwsgi.ini's offload-threads), which sends it however slowly it
+    is read, so the worker's threads go on serving. 8 readers of an 8 MiB
+    file, 4 times the threads (1 x 2), for 6 s, in the container's network
+    namespace (docker-proxy would read the files for them). With
+    UWSGI_OFFLOAD_THREADS=0 each reader holds a thread: what the default
+    is for."""
+    env = {"HTTP_MODE": mode, "UWSGI_PROCESSES": "1", "UWSGI_THREADS": "2", "ACCESS_LOG": "1"}
+    if offload == "0":
+        env["UWSGI_OFFLOAD_THREADS"] = "0"
+    app = run(app=ABUSE, env=env)
+    assert app.wait_http()[0] == 200
+    in_container = ("nsenter", "-t", str(app.container.attrs["State"]["Pid"]), "-n")
+    script = Path(__file__).with_name("slow_readers.py")
+    out = subprocess.run(
+        [*in_container, sys.executable, str(script), "127.0.0.1", "8080", "8", "/file", "6"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    report = json.loads(out)
+    print(f"8 slow readers of an 8 MiB file, {mode}, offload {offload}: {report}")
+    if offload == "default":
+        assert report["failed"] == 0 and report["answered"] > 50, report
+        assert report["p99_ms"] < 1000, report
+        app.wait_log(r"GET /file => generated 8388608 bytes in \d+ msecs via offload\(\)", timeout=5)
+    else:
+        assert report["answered"] < 10, report
