@@ -18,6 +18,12 @@ def memory(entry: dict[str, Any]) -> str:
     return f"{entry['memory_mib']['idle']['median']:.0f} / {entry['memory_mib']['load']['median']:.0f}"
 
 
+def answered(client: dict[str, Any]) -> str:
+    """What a legitimate client got beside slow ones: answered / failed, p99 ms."""
+    p99 = f"{client['p99_ms']:.0f}" if client["p99_ms"] is not None else "-"
+    return f"{client['answered']} / {client['failed']}, {p99}"
+
+
 def render(results: dict[str, Any]) -> str:
     m, cfg = results["machine"], results["settings"]
     lines = [
@@ -137,13 +143,9 @@ def render(results: dict[str, Any]) -> str:
             "| --- | --- | --- | --- | --- |",
         ]
 
-        def dripped(slow: dict[str, Any]) -> str:
-            p99 = f"{slow['p99_ms']:.0f}" if slow["p99_ms"] is not None else "-"
-            return f"{slow['answered']} / {slow['failed']}, {p99}"
-
         for front in (f for f in results["fronts"].values() if isinstance(f, dict)):
             lines.append(
-                f"| {front['title']} | {dripped(front['slow_clients'])} | {dripped(front['slow_bodies'])} "
+                f"| {front['title']} | {answered(front['slow_clients'])} | {answered(front['slow_bodies'])} "
                 f"| {front['memory_mb']:.0f} | {front['processes']} |"
             )
         lines.append("")
@@ -172,14 +174,9 @@ def render(results: dict[str, Any]) -> str:
             "| HTTP_MODE | offload-threads 1 (default) | none |",
             "| --- | --- | --- |",
         ]
-
-        def downloads(slow: dict[str, Any]) -> str:
-            p99 = f"{slow['p99_ms']:.0f}" if slow["p99_ms"] is not None else "-"
-            return f"{slow['answered']} / {slow['failed']}, {p99}"
-
+        readers = o["slow_readers"]
         for mode in ("nginx", "router", "direct"):
-            readers = o["slow_readers"]
-            lines.append(f"| {mode} | {downloads(readers[mode])} | {downloads(readers[mode + '-offload-0'])} |")
+            lines.append(f"| {mode} | {answered(readers[mode])} | {answered(readers[mode + '-offload-0'])} |")
         lines.append("")
     if "debugger" in results:
         lines += [

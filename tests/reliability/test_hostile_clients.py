@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import json
 import select
 import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.reliability.conftest import HERE
+from tests.reliability.conftest import HERE, client_in_namespace
 from tests.support.containers import Running, connections_to, wait_for
 
 Run = Callable[..., Running]
@@ -312,16 +308,7 @@ def test_slow_downloads_of_a_file_leave_the_others_served(run: Run, mode: str, o
         env["UWSGI_OFFLOAD_THREADS"] = "0"
     app = run(app=ABUSE, env=env)
     assert app.wait_http()[0] == 200
-    in_container = ("nsenter", "-t", str(app.container.attrs["State"]["Pid"]), "-n")
-    script = Path(__file__).with_name("slow_readers.py")
-    out = subprocess.run(
-        [*in_container, sys.executable, str(script), "127.0.0.1", "8080", "8", "/file", "6"],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
-    report = json.loads(out)
+    report = client_in_namespace(app, "slow_readers.py", "127.0.0.1", "8080", "8", "/file", "6", timeout=120)
     print(f"8 slow readers of an 8 MiB file, {mode}, offload {offload}: {report}")
     if offload == "default":
         assert report["failed"] == 0 and report["answered"] > 50, report

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import resource
-import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
-from tests.reliability.conftest import wrk
+from tests.reliability.conftest import client_in_namespace, in_namespace, wrk
 from tests.support.containers import Running
 
 Run = Callable[..., Running]
@@ -44,13 +40,11 @@ resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_N
 def test_no_request_lost_at_any_concurrency(run: Run, mode: str, clients: int, connections: str) -> None:
     # Past uWSGI's default backlog of 100 the router dropped clients (256
     # kept-alive clients: about 40,000 read errors in 6 s). The load runs in
-    # the container's network namespace: through docker-proxy, TIME_WAIT
-    # sockets would pile up on the host instead.
+    # the container's network namespace (in_namespace says why).
     app = run(env={"HTTP_MODE": mode})
     assert app.wait_http()[0] == 200
-    in_container = ("nsenter", "-t", str(app.container.attrs["State"]["Pid"]), "-n")
     if connections == "kept-alive":
-        report = wrk("http://127.0.0.1:8080/", 5, clients, prefix=in_container)
+        report = wrk("http://127.0.0.1:8080/", 5, clients, prefix=in_namespace(app))
         assert report["requests"] > 1000, report["output"]
         assert report["errors"] == {"connect": 0, "read": 0, "write": 0, "status": 0, "timeout": 0}, report["output"]
         assert report["non2xx"] == 0, report["output"]
@@ -58,15 +52,7 @@ def test_no_request_lost_at_any_concurrency(run: Run, mode: str, clients: int, c
         # wrk would count each close after a "Connection: close" request as a
         # read error when the answer does not repeat the header (the router's
         # does not; RFC 9112 9.6 says SHOULD): a client of our own reads to the close.
-        script = Path(__file__).with_name("new_connections.py")
-        out = subprocess.run(
-            [*in_container, sys.executable, str(script), "127.0.0.1", "8080", str(clients), "10"],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        ).stdout
-        report = json.loads(out)
+        report = client_in_namespace(app, "new_connections.py", "127.0.0.1", "8080", str(clients), "10", timeout=300)
         assert report["statuses"] == {"200": clients * 10}, report
     logs = app.logs()
     assert f"listen backlog {app.exec('cat', '/proc/sys/net/core/somaxconn')[1].strip()}" in logs
